@@ -1,0 +1,3 @@
+"""Portcullis: accounts and sessions for research data portals."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,130 @@
+"""create_app(settings): the ASGI application, the adapters wired around the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Scope
+
+from portcullis.config import Settings
+from portcullis.core.errors import PortcullisError, Unavailable
+from portcullis.http import biostudies, trackhub
+from portcullis.http.biostudies import BioStudiesApi
+from portcullis.http.common import BodyTooLarge, json_response
+from portcullis.http.guards import BodyLimit, SafeHeaders
+from portcullis.http.trackhub import TrackHubApi
+from portcullis.services import Services, build_services
+
+log = logging.getLogger("portcullis")
+
+PURGE_INTERVAL_SECONDS = 600
+
+
+def _is_trackhub(scope: Scope) -> bool:
+    return str(scope.get("path", "")).startswith("/api/")
+
+
+def error_for(scope: Scope, problem: PortcullisError) -> Response:
+    """One place that picks the dialect an error is told in."""
+    if _is_trackhub(scope):
+        return trackhub.error_response(problem)
+    return biostudies.error_response(problem)
+
+
+def plain_error_for(scope: Scope, message: str, status_code: int) -> Response:
+    if _is_trackhub(scope):
+        return trackhub.error(message, status_code)
+    return biostudies.fail(message, status_code)
+
+
+def too_large(scope: Scope) -> Response:
+    return plain_error_for(scope, "The request body is too large.", 413)
+
+
+async def on_core_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PortcullisError)
+    return error_for(request.scope, exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return plain_error_for(request.scope, exc.detail, exc.status_code)
+
+
+async def on_body_too_large(request: Request, exc: Exception) -> Response:
+    return too_large(request.scope)
+
+
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc)
+    return error_for(request.scope, Unavailable())
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return plain_error_for(request.scope, "Internal error.", 500)
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or Settings()
+    services = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(services.mail_sender.run(), name="mail-sender"),
+            asyncio.create_task(_purge_forever(services), name="purge"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.close()
+
+    app = Starlette(
+        routes=[
+            *BioStudiesApi(services).routes(),
+            *TrackHubApi(services).routes(),
+            Route("/healthz", healthz),
+        ],
+        middleware=[
+            Middleware(SafeHeaders),
+            Middleware(BodyLimit, limit=settings.max_body_bytes, too_large=too_large),
+        ],
+        exception_handlers={
+            PortcullisError: on_core_error,
+            HTTPException: on_http_error,
+            BodyTooLarge: on_body_too_large,
+            OperationalError: on_database_error,
+            InterfaceError: on_database_error,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+async def _purge_forever(services: Services) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            await services.sessions.purge_expired()
+        except Exception:
+            log.exception("purging expired sessions failed; will retry")

@@ -1,0 +1,177 @@
+"""The ``portcullis`` command: serve, migrate, and manage users."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from portcullis.config import Settings
+from portcullis.core.errors import PortcullisError
+from portcullis.core.models import Account
+from portcullis.services import Services, build_services
+from portcullis.storage import schema
+from portcullis.storage.database import DatabaseUrl
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Portcullis: accounts and sessions for research data portals.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+app.add_typer(users, name="user")
+
+
+def _database(settings: Settings) -> DatabaseUrl:
+    return DatabaseUrl.parse(settings.resolved_database_url)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _prepare_database(settings: Settings) -> None:
+    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
+    database = _database(settings)
+    if database.is_sqlite:
+        schema.upgrade(database)
+    elif not schema.is_up_to_date(database):
+        raise _fail(
+            "the database schema is behind this version of Portcullis: "
+            "run `portcullis migrate` first"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the service under uvicorn."""
+    settings = Settings()
+    _prepare_database(settings)
+    settings.server_secret()  # made now, once, rather than raced for by the workers
+    uvicorn.run(
+        "portcullis.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,  # the client address is decided by PORTCULLIS_TRUSTED_PROXIES
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade to head)."""
+    database = _database(Settings())
+    schema.upgrade(database)
+    typer.echo(f"schema at {schema.head_revision(database)}")
+
+
+def _run(action: Callable[[Services], Awaitable[T]]) -> T:
+    settings = Settings()
+    _prepare_database(settings)
+
+    async def main() -> T:
+        services = build_services(settings)
+        try:
+            return await action(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except PortcullisError as error:
+        problems = getattr(error, "problems", None)
+        raise _fail("; ".join(problems) if problems else error.message) from None
+
+
+def _read_password(from_stdin: bool, confirm: bool = True) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        raise _fail("the passwords differ")
+    return password
+
+
+def _describe(account: Account) -> str:
+    flags = [account.status.value] + (["superuser"] if account.superuser else [])
+    tags = ",".join(account.access_tags) or "-"
+    fields = [account.email, account.username or "-", account.full_name, " ".join(flags), tags]
+    return "\t".join(fields)
+
+
+@users.command("add")
+def user_add(
+    email: str,
+    username: Annotated[str | None, typer.Option(help="Optional login name.")] = None,
+    name: Annotated[str, typer.Option(help="Full name.")] = "",
+    superuser: Annotated[bool, typer.Option(help="Make a superuser.")] = False,
+    inactive: Annotated[bool, typer.Option(help="Create pending activation.")] = False,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Create an account (the password is prompted for unless --password-stdin)."""
+    password = _read_password(password_stdin)
+    account = _run(
+        lambda s: s.admin.add_user(
+            email,
+            password,
+            username=username,
+            full_name=name,
+            superuser=superuser,
+            active=not inactive,
+        )
+    )
+    typer.echo(f"created {_describe(account)}")
+
+
+@users.command("list")
+def user_list() -> None:
+    """List every account: e-mail, username, name, status, access tags."""
+    for account in _run(lambda s: s.admin.list_users()):
+        typer.echo(_describe(account))
+
+
+@users.command("set-password")
+def user_set_password(
+    email: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Set an account's password; its sessions end."""
+    password = _read_password(password_stdin)
+    account = _run(lambda s: s.admin.set_password(email, password))
+    typer.echo(f"password set for {account.email}; its sessions were ended")
+
+
+@users.command("grant")
+def user_grant(email: str, tag: str) -> None:
+    """Add an access tag (shown in the profile's ``allow``)."""
+    _run(lambda s: s.admin.grant(email, tag))
+    typer.echo(f"granted {tag} to {email}")
+
+
+@users.command("revoke")
+def user_revoke(email: str, tag: str) -> None:
+    """Remove an access tag."""
+    _run(lambda s: s.admin.revoke(email, tag))
+    typer.echo(f"revoked {tag} from {email}")
+
+
+@users.command("deactivate")
+def user_deactivate(email: str) -> None:
+    """Disable an account and end its sessions."""
+    account = _run(lambda s: s.admin.deactivate(email))
+    typer.echo(f"deactivated {account.email}")

@@ -1,0 +1,121 @@
+"""One Settings object, read from ``PORTCULLIS_*`` environment variables and ``.env``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The instance key that needs no configuration: its links open the service's own pages.
+DEFAULT_INSTANCE = "default"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTCULLIS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    mail_url: str = ""
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    instances: dict[str, str] = Field(default_factory=dict)
+
+    environment: str = "PROD"
+    product_name: str = "Portcullis"
+    mail_from: str = "Portcullis <no-reply@localhost>"
+
+    require_activation: bool = True
+    reveal_existing_registration: bool = False
+
+    session_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    session_idle_seconds: int = Field(default=24 * 3600, gt=0)
+    activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
+
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    hash_concurrency: int = Field(default=0, ge=0)
+
+    password_min_length: int = Field(default=8, ge=1, le=1024)
+
+    captcha_secret: str = ""
+    captcha_verify_url: str = "https://www.google.com/recaptcha/api/siteverify"
+
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    mail_retry_max_seconds: int = Field(default=600, gt=0)
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
+
+    redis_url: str = ""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    login_lockout_threshold: int = Field(default=5, ge=1)
+    login_lockout_base_seconds: int = Field(default=60, gt=0)
+    login_lockout_max_seconds: int = Field(default=3600, gt=0)
+    rate_limit_login: str = "30/minute"
+    rate_limit_mail: str = "10/hour"
+    rate_limit_register: str = "10/hour"
+
+    cookie_secure: bool = True
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'portcullis.db').resolve()}"
+
+    @property
+    def resolved_mail_url(self) -> str:
+        return self.mail_url or f"file://{(self.data_dir / 'outbox').resolve()}"
+
+    @property
+    def session_cookie_name(self) -> str:
+        return f"BIOSTDSESS-{self.environment}"
+
+    @property
+    def all_instances(self) -> dict[str, str]:
+        """Configured instances plus the built-in one that points at our own pages."""
+        return {DEFAULT_INSTANCE: f"{self.public_url}/account", **self.instances}
+
+    @property
+    def effective_hash_concurrency(self) -> int:
+        return self.hash_concurrency or (os.cpu_count() or 1)
+
+    def server_secret(self) -> bytes:
+        """The key for token and one-time-key hashes.
+
+        Taken from ``PORTCULLIS_SECRET_KEY`` when set; otherwise made once and kept
+        in the data directory, readable by the owner only, so every worker and
+        restart on this machine shares it.
+        """
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fresh = secrets.token_hex(32)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another worker made it first: read theirs
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(fresh)
+        return path.read_text().strip().encode()

@@ -1,0 +1,310 @@
+"""Accounts: register, activate, authenticate, change and reset passwords."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from portcullis.core.errors import (
+    AlreadyRegistered,
+    CaptchaFailed,
+    DuplicateAccount,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidKey,
+    PasswordRejected,
+)
+from portcullis.core.keys import Keys, Links
+from portcullis.core.models import (
+    Account,
+    AccountStatus,
+    KeyPurpose,
+    LinkTarget,
+    NewAccount,
+    Notice,
+    Registration,
+)
+from portcullis.core.passwords import (
+    MAX_PASSWORD_LENGTH,
+    PasswordContext,
+    PasswordHasher,
+    PasswordPolicy,
+)
+from portcullis.core.ports import CaptchaVerifier, Clock, UnitOfWork, UnitOfWorkFactory
+from portcullis.core.tokens import new_account_secret
+from portcullis.core.validation import (
+    MAX_LOGIN_LENGTH,
+    email_problems,
+    name_problems,
+    normalise_email,
+    orcid_problems,
+    username_problems,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPolicy:
+    require_activation: bool
+    reveal_existing_registration: bool
+    # Answers that must not tell a known e-mail from an unknown one all take this long.
+    uniform_answer_seconds: float = 0.25
+
+
+@asynccontextmanager
+async def uniform_duration(seconds: float) -> AsyncIterator[None]:
+    """Stretch the block to ``seconds`` so its length does not depend on what it found."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        await asyncio.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+
+class Accounts:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        password_policy: PasswordPolicy,
+        keys: Keys,
+        links: Links,
+        captcha: CaptchaVerifier | None,
+        clock: Clock,
+        policy: AccountPolicy,
+    ):
+        self._uow = uow
+        self._hasher = hasher
+        self._password_policy = password_policy
+        self._keys = keys
+        self._links = links
+        self._captcha = captcha
+        self._clock = clock
+        self._policy = policy
+
+    # --- signing in ---------------------------------------------------------------
+
+    async def authenticate(self, login: str, password: str) -> Account:
+        """The active account that ``login`` (e-mail or username) and ``password`` name.
+
+        Raises InvalidCredentials for a wrong password, an unknown login and an inactive
+        account alike, after the same amount of hashing work.
+        """
+        login = login.strip()
+        if not login or len(login) > MAX_LOGIN_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidCredentials()
+        async with self._uow() as uow:
+            account = await uow.accounts.by_login(login)
+        verdict = await self._hasher.verify(account.password_hash if account else None, password)
+        if account is None or not verdict.ok or not account.active:
+            raise InvalidCredentials()
+        if verdict.new_hash:
+            async with self._uow() as uow:
+                await uow.accounts.set_password_hash(account.id, verdict.new_hash)
+        return account
+
+    # --- registering and activating ---------------------------------------------
+
+    async def register(
+        self,
+        registration: Registration,
+        target: LinkTarget,
+        captcha_response: str | None,
+        client_address: str | None = None,
+    ) -> None:
+        """Create an account, pending until its e-mail is proven when activation is required.
+
+        Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed, and
+        AlreadyRegistered only when the operator chose to reveal existing accounts; else an
+        existing owner is told by mail and the caller sees the same answer as for a new one.
+        """
+        email = normalise_email(registration.email)
+        problems = [
+            *email_problems(email),
+            *name_problems(registration.full_name),
+            *username_problems(registration.username),
+            *orcid_problems(registration.orcid),
+            *self._password_policy.problems(
+                registration.password, PasswordContext(email, registration.username)
+            ),
+        ]
+        if problems:
+            raise InvalidInput(problems)
+        self._links.check(target)
+        await self._check_captcha(captcha_response, client_address)
+        async with uniform_duration(self._policy.uniform_answer_seconds):
+            password_hash = await self._hasher.hash(registration.password)
+            async with self._uow() as uow:
+                await self._register(uow, registration, email, password_hash, target)
+
+    async def _register(
+        self,
+        uow: UnitOfWork,
+        registration: Registration,
+        email: str,
+        password_hash: str,
+        target: LinkTarget,
+    ) -> None:
+        now = self._clock.now()
+        pending = self._policy.require_activation
+        try:
+            account = await uow.accounts.add(
+                NewAccount(
+                    email=email,
+                    username=registration.username,
+                    full_name=registration.full_name.strip(),
+                    orcid=registration.orcid or None,
+                    secret=new_account_secret(),
+                    status=AccountStatus.PENDING if pending else AccountStatus.ACTIVE,
+                    superuser=False,
+                    notifications_enabled=registration.notifications_enabled,
+                    password_hash=password_hash,
+                    created_at=now,
+                )
+            )
+        except DuplicateAccount as duplicate:
+            if duplicate.field != "email":
+                raise InvalidInput(["The username is already taken"]) from None
+            if self._policy.reveal_existing_registration:
+                raise AlreadyRegistered(email) from None
+            await uow.outbox.add(Notice("registration_attempt", email, {}), now)
+            return
+        if pending:
+            key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
+            await self._mail_key(uow, account, "activation", target, key)
+
+    async def activate(self, key: str) -> Account:
+        """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
+        async with self._uow() as uow:
+            used = await self._keys.consume(
+                uow, key, KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP
+            )
+            account = await uow.accounts.by_id(used[0]) if used else None
+            if account is None or account.status is not AccountStatus.PENDING:
+                raise InvalidKey()
+            await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            return account
+
+    async def resend_activation(self, email: str, target: LinkTarget) -> None:
+        """Mail a fresh activation key if ``email`` is pending; the answer never tells."""
+        await self._mail_pending(email, target, KeyPurpose.ACTIVATION, "activation")
+
+    async def send_password_setup(self, email: str, target: LinkTarget) -> None:
+        """Mail a pending account a key to set its password (and so activate it)."""
+        await self._mail_pending(email, target, KeyPurpose.PASSWORD_SETUP, "password_setup")
+
+    async def _mail_pending(
+        self, email: str, target: LinkTarget, purpose: KeyPurpose, kind: str
+    ) -> None:
+        email = normalise_email(email)
+        self._check_email(email)
+        self._links.check(target)
+        async with uniform_duration(self._policy.uniform_answer_seconds), self._uow() as uow:
+            account = await uow.accounts.by_email(email)
+            if account is not None and account.status is AccountStatus.PENDING:
+                key = await self._keys.issue(uow, account.id, purpose)
+                await self._mail_key(uow, account, kind, target, key)
+
+    # --- passwords ----------------------------------------------------------------
+
+    async def request_reset(
+        self,
+        email: str,
+        target: LinkTarget,
+        captcha_response: str | None,
+        client_address: str | None = None,
+    ) -> None:
+        """Mail a reset key to ``email`` if it has an account; the answer never tells."""
+        email = normalise_email(email)
+        self._check_email(email)
+        self._links.check(target)
+        await self._check_captcha(captcha_response, client_address)
+        async with uniform_duration(self._policy.uniform_answer_seconds), self._uow() as uow:
+            account = await uow.accounts.by_email(email)
+            if account is not None and account.status is not AccountStatus.DISABLED:
+                key = await self._keys.issue(uow, account.id, KeyPurpose.PASSWORD_RESET)
+                await self._mail_key(uow, account, "password_reset", target, key)
+
+    async def change_password_with_key(self, key: str, password: str) -> Account:
+        """Set the password of the account ``key`` was mailed for.
+
+        The key is used up; a pending account becomes active (the mail proved the
+        address); every session of the account ends; the owner is told by mail.
+        Raises InvalidKey, or PasswordRejected (and the key stays usable).
+        """
+        purposes = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
+        async with self._uow() as uow:
+            account = await self._account_for_key(uow, key, purposes)
+        self._check_password(password, account)
+        password_hash = await self._hasher.hash(password)
+        async with self._uow() as uow:
+            used = await self._keys.consume(uow, key, *purposes)
+            if used is None or used[0] != account.id:
+                raise InvalidKey()  # used by a racing request since we looked
+            await self._set_password(uow, account, password_hash)
+            if account.status is AccountStatus.PENDING:
+                await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            refreshed = await uow.accounts.by_id(account.id)
+        assert refreshed is not None
+        return refreshed
+
+    async def change_password(self, account: Account, current: str, new: str) -> None:
+        """Change a signed-in user's password; every session of the account ends.
+
+        Raises InvalidCredentials if ``current`` is wrong, PasswordRejected if ``new`` is.
+        """
+        async with self._uow() as uow:
+            stored = await uow.accounts.by_id(account.id)
+        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
+        if stored is None or not verdict.ok:
+            raise InvalidCredentials()
+        self._check_password(new, stored)
+        password_hash = await self._hasher.hash(new)
+        async with self._uow() as uow:
+            await self._set_password(uow, stored, password_hash)
+
+    async def _set_password(self, uow: UnitOfWork, account: Account, password_hash: str) -> None:
+        await uow.accounts.set_password_hash(account.id, password_hash)
+        await uow.sessions.remove_all(account.id)
+        await uow.outbox.add(
+            Notice("password_changed", account.email, {"name": account.full_name}),
+            self._clock.now(),
+        )
+
+    # --- helpers ------------------------------------------------------------------
+
+    async def _account_for_key(
+        self, uow: UnitOfWork, key: str, purposes: tuple[KeyPurpose, ...]
+    ) -> Account:
+        used = await self._keys.peek(uow, key, *purposes)
+        account = await uow.accounts.by_id(used) if used is not None else None
+        if account is None or account.status is AccountStatus.DISABLED:
+            raise InvalidKey()
+        return account
+
+    def _check_password(self, password: str, account: Account) -> None:
+        problems = self._password_policy.problems(
+            password, PasswordContext(account.email, account.username)
+        )
+        if problems:
+            raise PasswordRejected(problems)
+
+    @staticmethod
+    def _check_email(email: str) -> None:
+        problems = email_problems(email)
+        if problems:
+            raise InvalidInput(problems)
+
+    async def _check_captcha(self, response: str | None, client_address: str | None) -> None:
+        if self._captcha is None:
+            return
+        if not response or not await self._captcha.verify(response, client_address):
+            raise CaptchaFailed()
+
+    async def _mail_key(
+        self, uow: UnitOfWork, account: Account, kind: str, target: LinkTarget, key: str
+    ) -> None:
+        values = {"name": account.full_name, "link": self._links.build(target, key), "key": key}
+        await uow.outbox.add(Notice(kind, account.email, values), self._clock.now())

@@ -1,0 +1,119 @@
+"""The core's exceptions. Each has a stable ``code``; the dialects map codes to wire formats."""
+
+from __future__ import annotations
+
+
+class PortcullisError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "error"
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class InvalidInput(PortcullisError):
+    """The request's values are unusable; ``problems`` lists every reason at once."""
+
+    code = "invalid_input"
+    message = "Form Validation Errors"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__()
+        self.problems = problems
+
+
+class PasswordRejected(InvalidInput):
+    """The password policy refused the password; ``problems`` says why."""
+
+    code = "password_rejected"
+
+
+class InvalidCredentials(PortcullisError):
+    """Wrong password, unknown account or inactive account: deliberately one error."""
+
+    code = "invalid_credentials"
+    message = "Invalid email address or password."
+
+
+class InvalidToken(PortcullisError):
+    """The session token is missing, unknown, expired or revoked."""
+
+    code = "invalid_token"
+    message = "Could not find an active session for the provided security token."
+
+
+class InvalidKey(PortcullisError):
+    """The one-time key is unknown, used, expired or of another purpose."""
+
+    code = "invalid_key"
+    message = "Could not find an un-active user with the provided activation key."
+
+
+class UnknownInstance(PortcullisError):
+    """The instance key names no configured front end."""
+
+    code = "unknown_instance"
+    message = "The provided instance key is not valid."
+
+
+class AlreadyRegistered(PortcullisError):
+    """Only raised when the operator chose to reveal existing registrations."""
+
+    code = "already_registered"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"There is a user already registered with the email address '{email}'.")
+
+
+class UsernameTaken(PortcullisError):
+    code = "username_taken"
+    message = "The username is already taken."
+
+
+class CaptchaFailed(PortcullisError):
+    code = "captcha_failed"
+    message = "The Provided catch key is empty or incorrect."
+
+
+class NotAllowed(PortcullisError):
+    """The caller is authenticated but may not do this."""
+
+    code = "not_allowed"
+    message = "The operation is not allowed for the current user."
+
+
+class NotFound(PortcullisError):
+    code = "not_found"
+    message = "Not found."
+
+
+class TooManyAttempts(PortcullisError):
+    """Held back by a lockout or a rate limit; retry after ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+    message = "Too many attempts. Try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, retry_after)
+
+
+class Unavailable(PortcullisError):
+    """A backing service (database, limits store) cannot be reached."""
+
+    code = "unavailable"
+    message = "The service is temporarily unavailable."
+
+
+class DuplicateAccount(PortcullisError):
+    """Raised by storage when an e-mail or username is already taken; ``field`` says which."""
+
+    code = "duplicate_account"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"The {field} is already taken.")
+        self.field = field

@@ -1,0 +1,61 @@
+"""Single-use, expiring one-time keys and the links that carry them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from portcullis.core.errors import UnknownInstance
+from portcullis.core.models import KeyPurpose, LinkTarget
+from portcullis.core.ports import Clock, UnitOfWork
+from portcullis.core.tokens import Hasher, new_key
+
+MAX_KEY_LENGTH = 256
+
+
+class Links:
+    """Builds mailed links from configured front ends, never from the request."""
+
+    def __init__(self, instances: Mapping[str, str]):
+        self._instances = {key: base.rstrip("/") for key, base in instances.items()}
+
+    def check(self, target: LinkTarget) -> None:
+        """Raises UnknownInstance unless the target's instance is configured."""
+        if target.instance_key not in self._instances:
+            raise UnknownInstance()
+
+    def build(self, target: LinkTarget, key: str) -> str:
+        self.check(target)
+        path = target.path.strip("/")
+        base = self._instances[target.instance_key]
+        return f"{base}/{path}/{key}" if path else f"{base}/{key}"
+
+
+class Keys:
+    def __init__(self, hasher: Hasher, clock: Clock, lifetimes: Mapping[KeyPurpose, timedelta]):
+        self._hasher = hasher
+        self._clock = clock
+        self._lifetimes = lifetimes
+
+    async def issue(self, uow: UnitOfWork, account_id: int, purpose: KeyPurpose) -> str:
+        """A fresh key for ``purpose``; older keys of that purpose stop working."""
+        key = new_key()
+        now = self._clock.now()
+        await uow.keys.replace(
+            account_id, purpose, self._hasher.key_hash(key), now, now + self._lifetimes[purpose]
+        )
+        return key
+
+    async def consume(
+        self, uow: UnitOfWork, key: str, *purposes: KeyPurpose
+    ) -> tuple[int, KeyPurpose] | None:
+        """Use up ``key`` if it is live and of one of ``purposes``: its account and purpose."""
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return None
+        return await uow.keys.consume(self._hasher.key_hash(key), purposes, self._clock.now())
+
+    async def peek(self, uow: UnitOfWork, key: str, *purposes: KeyPurpose) -> int | None:
+        """The account of a live ``key`` without using it up (to check a new password first)."""
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return None
+        return await uow.keys.peek(self._hasher.key_hash(key), purposes, self._clock.now())

@@ -1,0 +1,110 @@
+"""The domain's values: plain, immutable, free of any framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class AccountStatus(StrEnum):
+    PENDING = "pending"  # registered, e-mail not yet proven
+    ACTIVE = "active"
+    DISABLED = "disabled"  # switched off by an operator; no mail flow turns it back on
+
+
+class KeyPurpose(StrEnum):
+    ACTIVATION = "activation"
+    PASSWORD_SETUP = "password_setup"  # noqa: S105 (a purpose's name, not a secret)
+    PASSWORD_RESET = "password_reset"  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    email: str
+    username: str | None
+    full_name: str
+    orcid: str | None
+    secret: str
+    status: AccountStatus
+    superuser: bool
+    notifications_enabled: bool
+    access_tags: tuple[str, ...]
+    deny_tags: tuple[str, ...]
+    created_at: datetime
+    last_activity_at: datetime | None
+    password_hash: str | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status is AccountStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    email: str
+    username: str | None
+    full_name: str
+    orcid: str | None
+    secret: str
+    status: AccountStatus
+    superuser: bool
+    notifications_enabled: bool
+    password_hash: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str  # public handle, safe to show; never the token
+    account_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    """A new session and its token. The token exists only here, never in storage."""
+
+    token: str
+    session: Session
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is calling, as far as the transport can tell."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """Where a mailed link should lead: a configured instance and a path under it."""
+
+    instance_key: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A mail to send, by template name and the values the template shows."""
+
+    kind: str
+    to: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    email: str
+    password: str
+    full_name: str
+    orcid: str | None = None
+    username: str | None = None
+    notifications_enabled: bool = False

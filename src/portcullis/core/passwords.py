@@ -1,0 +1,141 @@
+"""Password hashing (argon2id) and the password policy."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MAX_PASSWORD_LENGTH = 1024
+
+T = TypeVar("T")
+
+
+def normalise(password: str) -> str:
+    """NFKC, so the same password typed on two keyboards hashes the same (NIST 800-63B)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    new_hash: str | None = None  # set when the stored hash should be replaced
+
+
+class PasswordHasher:
+    """argon2id off the event loop, with a bounded number of hashes in flight.
+
+    Hashing holds a core for tens of milliseconds and releases the GIL, so it runs
+    in a small thread pool: token checks on the event loop never wait behind it,
+    and a login storm queues here instead of starving the process.
+    """
+
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, concurrency: int):
+        self._argon2 = Argon2Hasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        )
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        self._decoy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self._argon2.hash, normalise(password))
+
+    async def verify(self, stored_hash: str | None, password: str) -> Verdict:
+        """Check ``password`` against ``stored_hash``; a missing hash spends the same time."""
+        if stored_hash is None:
+            await self._run(self._verify_sync, await self._decoy_hash(), normalise(password))
+            return Verdict(ok=False)
+        ok = await self._run(self._verify_sync, stored_hash, normalise(password))
+        if ok and self._argon2.check_needs_rehash(stored_hash):
+            return Verdict(ok=True, new_hash=await self.hash(password))
+        return Verdict(ok=ok)
+
+    async def spend_hash_time(self, password: str) -> None:
+        """Do the work of a hash and throw it away, so a skipped hash cannot be timed."""
+        await self.hash(password)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _verify_sync(self, stored_hash: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = await self.hash("decoy password for unknown accounts")
+        return self._decoy
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+
+# --- the policy: small validators that all report ---------------------------------
+
+Validator = Callable[[str, "PasswordContext"], Iterable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordContext:
+    email: str
+    username: str | None
+
+
+def minimum_length(length: int) -> Validator:
+    def check(password: str, _: PasswordContext) -> Iterable[str]:
+        if len(password) < length:
+            yield f"The password must be at least {length} characters long."
+
+    return check
+
+
+def maximum_length(password: str, _: PasswordContext) -> Iterable[str]:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        yield f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords from breach corpora, as bundled with zxcvbn."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def not_common(password: str, _: PasswordContext) -> Iterable[str]:
+    if password.lower() in common_passwords():
+        yield "The password is too common: it appears in lists of breached passwords."
+
+
+def not_personal(password: str, context: PasswordContext) -> Iterable[str]:
+    lowered = password.lower()
+    names = [context.email.split("@", 1)[0].lower()]
+    if context.username:
+        names.append(context.username.lower())
+    # A one- or two-letter name would refuse half of all passwords: those must only differ.
+    if any(lowered == name or (len(name) >= 3 and name in lowered) for name in names if name):
+        yield "The password must not contain your e-mail name or username."
+
+
+class PasswordPolicy:
+    def __init__(self, validators: Sequence[Validator]):
+        self._validators = validators
+
+    @classmethod
+    def default(cls, min_length: int) -> PasswordPolicy:
+        return cls([minimum_length(min_length), maximum_length, not_common, not_personal])
+
+    def problems(self, password: str, context: PasswordContext) -> list[str]:
+        """Every reason the password is refused; empty when it is acceptable."""
+        password = normalise(password)
+        return [problem for check in self._validators for problem in check(password, context)]

@@ -1,0 +1,114 @@
+"""The seams the core needs. Storage, mail and the clock plug in here and only here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from portcullis.core.models import Account, AccountStatus, KeyPurpose, NewAccount, Notice, Session
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class AccountStore(Protocol):
+    async def by_id(self, account_id: int) -> Account | None: ...
+    async def by_email(self, email: str) -> Account | None: ...
+    async def by_login(self, login: str) -> Account | None:
+        """The account whose e-mail (any case) or username is ``login``."""
+        ...
+
+    async def add(self, account: NewAccount) -> Account:
+        """Store a new account; raises ``DuplicateAccount`` if e-mail or username is taken."""
+        ...
+
+    async def list(self) -> Sequence[Account]: ...
+    async def set_password_hash(self, account_id: int, password_hash: str) -> None: ...
+    async def set_status(self, account_id: int, status: AccountStatus) -> None: ...
+    async def set_tags(
+        self, account_id: int, access: Sequence[str], deny: Sequence[str]
+    ) -> None: ...
+
+
+class SessionStore(Protocol):
+    async def add(self, session: Session, token_hash: bytes) -> None: ...
+    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
+        """Record activity on the session and its account."""
+        ...
+
+    async def remove_by_token_hash(self, token_hash: bytes) -> bool: ...
+    async def remove(self, account_id: int, session_id: str) -> bool: ...
+    async def remove_all(self, account_id: int) -> int: ...
+    async def list(self, account_id: int) -> Sequence[Session]: ...
+    async def purge_expired(self, now: datetime, idle_since: datetime) -> int: ...
+
+
+class SessionLookup(Protocol):
+    """The token check's one read: kept apart so storage can serve it on the leanest path."""
+
+    async def find(self, token_hash: bytes) -> tuple[Session, Account] | None: ...
+
+
+class KeyStore(Protocol):
+    async def replace(
+        self,
+        account_id: int,
+        purpose: KeyPurpose,
+        key_hash: bytes,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        """Store a key, voiding every older key of the same account and purpose."""
+        ...
+
+    async def consume(
+        self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
+    ) -> tuple[int, KeyPurpose] | None:
+        """Delete a live key and return its account and purpose; None if there is none.
+
+        Runs in the caller's transaction, so of two racing uses exactly one wins.
+        """
+        ...
+
+    async def peek(
+        self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
+    ) -> int | None:
+        """The account of a live key, leaving the key in place."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
+class Outbox(Protocol):
+    async def add(self, notice: Notice, at: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: committed when the block ends normally, rolled back otherwise."""
+
+    @property
+    def accounts(self) -> AccountStore: ...
+    @property
+    def sessions(self) -> SessionStore: ...
+    @property
+    def keys(self) -> KeyStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class CaptchaVerifier(Protocol):
+    async def verify(self, response: str | None, client_address: str | None) -> bool: ...

@@ -1,0 +1,104 @@
+"""Sessions: issue, resolve and revoke opaque tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from portcullis.core.errors import InvalidToken
+from portcullis.core.models import Account, Client, IssuedSession, Session
+from portcullis.core.ports import Clock, SessionLookup, UnitOfWorkFactory
+from portcullis.core.tokens import Hasher, new_session_id, new_token
+
+# Activity is written at most this often per session: a token check is a read.
+TOUCH_INTERVAL = timedelta(seconds=60)
+MAX_TOKEN_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    lifetime: timedelta
+    idle: timedelta
+
+
+class Sessions:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        lookup: SessionLookup,
+        hasher: Hasher,
+        clock: Clock,
+        policy: SessionPolicy,
+    ):
+        self._uow = uow
+        self._lookup = lookup
+        self._hasher = hasher
+        self._clock = clock
+        self._policy = policy
+
+    async def open(self, account: Account, client: Client) -> IssuedSession:
+        """Start a new session for an authenticated account."""
+        now = self._clock.now()
+        token = new_token()
+        session = Session(
+            id=new_session_id(),
+            account_id=account.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self._policy.lifetime,
+            client_address=client.address,
+            user_agent=(client.user_agent or "")[:512] or None,
+        )
+        async with self._uow() as uow:
+            await uow.sessions.add(session, self._hasher.token_hash(token))
+            await uow.sessions.touch(session.id, account.id, now)
+        return IssuedSession(token=token, session=session, account=account)
+
+    async def resolve(self, token: str | None) -> tuple[Session, Account]:
+        """The live session and active account behind ``token``.
+
+        Raises InvalidToken for a missing, unknown, expired or revoked token, or one
+        whose account is no longer active.
+        """
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken()
+        found = await self._lookup.find(self._hasher.token_hash(token))
+        if found is None:
+            raise InvalidToken()
+        session, account = found
+        now = self._clock.now()
+        if (
+            now >= session.expires_at
+            or now - session.last_seen_at >= self._policy.idle
+            or not account.active
+        ):
+            raise InvalidToken()
+        if now - session.last_seen_at >= TOUCH_INTERVAL:
+            async with self._uow() as uow:
+                await uow.sessions.touch(session.id, account.id, now)
+        return session, account
+
+    async def close(self, token: str | None) -> bool:
+        """End the session of ``token`` at once. Idempotent: False if there was none."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return False
+        async with self._uow() as uow:
+            return await uow.sessions.remove_by_token_hash(self._hasher.token_hash(token))
+
+    async def close_one(self, account_id: int, session_id: str) -> bool:
+        async with self._uow() as uow:
+            return await uow.sessions.remove(account_id, session_id)
+
+    async def close_all(self, account_id: int) -> int:
+        async with self._uow() as uow:
+            return await uow.sessions.remove_all(account_id)
+
+    async def list(self, account_id: int) -> Sequence[Session]:
+        async with self._uow() as uow:
+            return await uow.sessions.list(account_id)
+
+    async def purge_expired(self) -> int:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            return await uow.sessions.purge_expired(now, now - self._policy.idle)

@@ -1,0 +1,44 @@
+"""Opaque tokens and one-time keys: random, returned once, stored only as a keyed hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+TOKEN_BYTES = 32  # 256 bits for session tokens
+KEY_BYTES = 24  # 192 bits for mailed one-time keys
+
+
+class Hasher:
+    """HMAC-SHA256 under the server secret.
+
+    A keyed hash means a stolen database alone cannot even confirm a guessed token.
+    Lookups go by the hash, so no comparison of secrets happens in Python at all.
+    """
+
+    def __init__(self, server_secret: bytes):
+        self._token_key = hmac.new(server_secret, b"session-token", hashlib.sha256).digest()
+        self._otk_key = hmac.new(server_secret, b"one-time-key", hashlib.sha256).digest()
+
+    def token_hash(self, token: str) -> bytes:
+        return hmac.new(self._token_key, token.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+    def key_hash(self, key: str) -> bytes:
+        return hmac.new(self._otk_key, key.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def new_account_secret() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,47 @@
+"""Checks on the shape of account fields, shared by every entry point."""
+
+from __future__ import annotations
+
+import re
+
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 255
+MAX_USERNAME_LENGTH = 150
+MAX_LOGIN_LENGTH = 254
+
+# Deliberately plain: one "@", no spaces, a dot in the domain. The mail proves the rest.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f.]+$")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+_ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_problems(email: str) -> list[str]:
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+        return ["The provided email is not valid"]
+    return []
+
+
+def name_problems(full_name: str) -> list[str]:
+    if not full_name.strip():
+        return ["The name must not be empty"]
+    if len(full_name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in full_name):
+        return [f"The name must be at most {MAX_NAME_LENGTH} printable characters"]
+    return []
+
+
+def username_problems(username: str | None) -> list[str]:
+    if username is None:
+        return []
+    if len(username) > MAX_USERNAME_LENGTH or not _USERNAME.match(username) or "@" in username:
+        return ["The username may hold only letters, digits and . _ + - (at most 150)"]
+    return []
+
+
+def orcid_problems(orcid: str | None) -> list[str]:
+    if orcid and not _ORCID.match(orcid):
+        return ["The provided ORCID is not valid"]
+    return []

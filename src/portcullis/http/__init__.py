@@ -1,0 +1,1 @@
+"""The HTTP dialects: each a thin adapter that maps the core to its own wire format."""

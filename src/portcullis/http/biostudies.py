@@ -1,0 +1,243 @@
+"""The BioStudies security API under /auth: JSON in and out, FAIL payloads on error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, StringConstraints
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
+from portcullis.core.models import Account, LinkTarget, Registration
+from portcullis.http.common import (
+    client_of,
+    empty_response,
+    json_response,
+    parse_model,
+    read_fields,
+)
+from portcullis.services import Services
+
+Text = Annotated[StrictStr, StringConstraints(max_length=4096)]
+Short = Annotated[StrictStr, StringConstraints(max_length=1024)]
+BodyConfig = ConfigDict(extra="ignore", populate_by_name=True)
+Body = TypeVar("Body", bound=BaseModel)
+NO_STORE = {"Cache-Control": "no-store"}
+
+# The status each core error answers with in this dialect.
+STATUS = {
+    "invalid_input": 400,
+    "password_rejected": 400,
+    "invalid_credentials": 401,
+    "invalid_token": 401,
+    "invalid_key": 400,
+    "unknown_instance": 400,
+    "already_registered": 400,
+    "username_taken": 400,
+    "captcha_failed": 400,
+    "not_allowed": 403,
+    "not_found": 404,
+    "too_many_attempts": 429,
+    "unavailable": 503,
+}
+
+
+def fail(message: str, status_code: int, problems: Sequence[str] = (), **headers: str) -> Response:
+    subnodes = [{"level": "ERROR", "message": p, "subnodes": []} for p in problems]
+    body = {"status": "FAIL", "log": {"level": "ERROR", "message": message, "subnodes": subnodes}}
+    return json_response(body, status_code, headers or None)
+
+
+def error_response(error: PortcullisError) -> Response:
+    problems = error.problems if isinstance(error, InvalidInput) else []
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else {}
+    return fail(error.message, STATUS.get(error.code, 400), problems, **headers)
+
+
+def profile(account: Account, token: str) -> dict[str, Any]:
+    """The seed's profile fields, plus ``orcid`` and ``lastActivity`` as the current service."""
+    return {
+        "sessid": token,
+        "email": account.email,
+        "username": account.username or account.email,
+        "secret": account.secret,
+        "fullname": account.full_name,
+        "superuser": account.superuser,
+        "allow": [account.email, "Public", *account.access_tags],
+        "deny": list(account.deny_tags),
+        "aux": {"orcid": account.orcid},
+        "orcid": account.orcid,
+        "lastActivity": account.last_activity_at.isoformat() if account.last_activity_at else None,
+    }
+
+
+def token_of(request: Request, cookie_name: str) -> str | None:
+    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter."""
+    return (
+        request.headers.get("x-session-token")
+        or request.cookies.get(cookie_name)
+        or request.query_params.get("BIOSTDSESS")
+    )
+
+
+class LoginBody(BaseModel):
+    model_config = BodyConfig
+    login: Short
+    password: Short
+
+
+class LogoutBody(BaseModel):
+    model_config = BodyConfig
+    sessid: Short | None = None
+
+
+class LinkBody(BaseModel):
+    model_config = BodyConfig
+    email: Short
+    instance_key: Short = Field(alias="instanceKey")
+    path: Short
+
+    @property
+    def target(self) -> LinkTarget:
+        return LinkTarget(self.instance_key, self.path)
+
+
+class ResetBody(LinkBody):
+    captcha: Text | None = Field(default=None, alias="recaptcha2-response")
+
+
+class RegisterBody(ResetBody):
+    name: Short
+    password: Short
+    orcid: Short | None = None
+    notifications_enabled: StrictBool = Field(default=False, alias="notificationsEnabled")
+
+
+class ChangePasswordBody(BaseModel):
+    model_config = BodyConfig
+    activation_key: Short = Field(alias="activationKey")
+    password: Short
+
+
+class CheckRegistrationBody(BaseModel):
+    model_config = BodyConfig
+    user_email: Short = Field(alias="userEmail")
+    user_name: Short = Field(alias="userName")
+
+
+class BioStudiesApi:
+    """Thin handlers: parse, make one core call, map the result."""
+
+    def __init__(self, services: Services):
+        self._services = services
+        self._cookie = services.settings.session_cookie_name
+
+    def routes(self) -> list[BaseRoute]:
+        post = ["POST"]
+        return [
+            Route("/auth/login", self.login, methods=post),
+            Route("/auth/signin", self.login, methods=post),
+            Route("/auth/logout", self.logout, methods=post),
+            Route("/auth/signout", self.logout, methods=post),
+            Route("/auth/profile", self.profile, methods=["GET"]),
+            Route("/auth/register", self.register, methods=post),
+            Route("/auth/signup", self.register, methods=post),
+            Route("/auth/activate/{key}", self.activate, methods=post),
+            Route("/auth/activate", self.send_password_setup, methods=post),
+            Route("/auth/retryact", self.retry_activation, methods=post),
+            Route("/auth/password/reset", self.request_reset, methods=post),
+            Route("/auth/password/change", self.change_password, methods=post),
+            Route("/auth/check-registration", self.check_registration, methods=post),
+        ]
+
+    async def _body(self, request: Request, model: type[Body]) -> Body:
+        return parse_model(model, await read_fields(request, allow_form=True))
+
+    async def profile(self, request: Request) -> Response:
+        # The hot path: one keyed hash, one indexed read, one orjson dump.
+        token = token_of(request, self._cookie)
+        _, account = await self._services.sessions.resolve(token)
+        assert token is not None
+        return json_response(profile(account, token), headers=NO_STORE)
+
+    async def login(self, request: Request) -> Response:
+        body = await self._body(request, LoginBody)
+        issued = await self._services.login(body.login, body.password, client_of(request))
+        return json_response(profile(issued.account, issued.token), headers=NO_STORE)
+
+    async def logout(self, request: Request) -> Response:
+        body = await self._body(request, LogoutBody)
+        await self._services.sessions.close(body.sessid or token_of(request, self._cookie))
+        return empty_response()
+
+    async def register(self, request: Request) -> Response:
+        body = await self._body(request, RegisterBody)
+        registration = Registration(
+            email=body.email,
+            password=body.password,
+            full_name=body.name,
+            orcid=body.orcid,
+            notifications_enabled=body.notifications_enabled,
+        )
+        await self._services.accounts.register(
+            registration, body.target, body.captcha, client_of(request).address
+        )
+        return empty_response(201)
+
+    async def activate(self, request: Request) -> Response:
+        await self._services.accounts.activate(request.path_params["key"])
+        return empty_response()
+
+    async def send_password_setup(self, request: Request) -> Response:
+        body = await self._body(request, LinkBody)
+        await self._services.accounts.send_password_setup(body.email, body.target)
+        return empty_response()
+
+    async def retry_activation(self, request: Request) -> Response:
+        body = await self._body(request, LinkBody)
+        await self._services.accounts.resend_activation(body.email, body.target)
+        return empty_response()
+
+    async def request_reset(self, request: Request) -> Response:
+        body = await self._body(request, ResetBody)
+        await self._services.accounts.request_reset(
+            body.email, body.target, body.captcha, client_of(request).address
+        )
+        return empty_response()
+
+    async def change_password(self, request: Request) -> Response:
+        body = await self._body(request, ChangePasswordBody)
+        account = await self._services.accounts.change_password_with_key(
+            body.activation_key, body.password
+        )
+        return json_response(
+            {
+                "id": account.id,
+                "email": account.email,
+                "secretKey": account.secret,
+                "fullName": account.full_name,
+                "notificationsEnabled": account.notifications_enabled,
+            },
+            headers=NO_STORE,
+        )
+
+    async def check_registration(self, request: Request) -> Response:
+        _, caller = await self._services.sessions.resolve(token_of(request, self._cookie))
+        body = await self._body(request, CheckRegistrationBody)
+        account = await self._services.admin.check_registration(
+            caller, body.user_email, body.user_name
+        )
+        return json_response(
+            {
+                "id": account.id,
+                "email": account.email,
+                "fullName": account.full_name,
+                "secretKey": account.secret,
+                "active": account.active,
+                "notificationsEnabled": account.notifications_enabled,
+            },
+            headers=NO_STORE,
+        )

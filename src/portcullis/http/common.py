@@ -1,0 +1,86 @@
+"""What both dialects need from a request: its body, its token, who sent it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portcullis.core.errors import InvalidInput
+from portcullis.core.models import Client
+
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status_code, headers, media_type=JSON_TYPE)
+
+
+def empty_response(status_code: int = 200) -> Response:
+    return Response(b"", status_code)
+
+
+async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
+    """The request's fields from a JSON object body, or (if allowed) a form.
+
+    JSON is tried whatever the Content-Type says: the BioStudies documentation's own
+    ``curl -d '{...}'`` sends JSON labelled as a form. Raises InvalidInput on anything
+    that is neither.
+    """
+    body = await request.body()
+    if not body.strip():
+        return {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+        if allow_form and content_type == FORM_TYPE:
+            return _parse_form(body)
+        if allow_form and content_type == "multipart/form-data":
+            form = await request.form()
+            return {key: value for key, value in form.items() if isinstance(value, str)}
+    if not isinstance(parsed, dict):
+        raise InvalidInput(["The request body must be a JSON object"])
+    return parsed
+
+
+def _parse_form(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(["The request body is not valid UTF-8"]) from None
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def parse_model(model: type[M], fields: Mapping[str, Any]) -> M:
+    """Validate ``fields`` into ``model``; every problem is reported at once."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in detail["loc"])
+            problems.append(f"{where}: {detail['msg']}" if where else detail["msg"])
+        raise InvalidInput(problems) from None
+
+
+def client_of(request: Request) -> Client:
+    address = request.scope.get("portcullis.client_address")
+    if address is None and request.client is not None:
+        address = request.client.host
+    return Client(address=address, user_agent=request.headers.get("user-agent"))

@@ -1,0 +1,137 @@
+"""The Track Hub Registry login: /api/login and /api/logout (and under /api/user/)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portcullis.core.errors import (
+    InvalidCredentials,
+    InvalidInput,
+    InvalidToken,
+    PortcullisError,
+    TooManyAttempts,
+)
+from portcullis.core.models import Account
+from portcullis.http.common import client_of, json_response, read_fields
+from portcullis.services import Services
+
+TOKEN_SCHEMES = ("token", "bearer")
+NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
+BAD_CREDENTIALS = "Invalid username or password."
+
+STATUS = {
+    "invalid_input": 400,
+    "password_rejected": 400,
+    "invalid_credentials": 401,
+    "invalid_token": 401,
+    "not_allowed": 403,
+    "not_found": 404,
+    "too_many_attempts": 429,
+    "unavailable": 503,
+}
+
+
+def error(message: str, status_code: int, **headers: str) -> Response:
+    return json_response({"error": message}, status_code, headers or None)
+
+
+def error_response(problem: PortcullisError, *, basic: bool = False) -> Response:
+    """A core error in this dialect: JSON with an ``error`` key, the challenge on 401s."""
+    status_code = STATUS.get(problem.code, 400)
+    headers: dict[str, str] = {}
+    message = problem.message
+    if isinstance(problem, InvalidCredentials):
+        message = BAD_CREDENTIALS
+    elif isinstance(problem, InvalidToken):
+        message = NEED_LOGIN
+    elif isinstance(problem, InvalidInput):
+        message = "; ".join(problem.problems) or problem.message
+    elif isinstance(problem, TooManyAttempts):
+        headers["Retry-After"] = str(problem.retry_after)
+    if status_code == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="api"' if basic else "Token"
+    return error(message, status_code, **headers)
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """The user and password of an ``Authorization: Basic`` header, if there is one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, colon, password = (
+            base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidCredentials() from None
+    if not colon:
+        raise InvalidCredentials()
+    return user, password
+
+
+def token_of(request: Request) -> str | None:
+    """``Authorization: Token|Bearer <t>``, or the legacy ``Auth-Token`` header."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() in TOKEN_SCHEMES and value.strip():
+        return value.strip()
+    return request.headers.get("auth-token")
+
+
+def matches_legacy_user(request: Request, account: Account) -> bool:
+    """Legacy clients name the user in ``User``; it must be the token's owner."""
+    user = request.headers.get("user")
+    if user is None or request.headers.get("auth-token") is None:
+        return True
+    return user in (account.username, account.email) or user.lower() == account.email
+
+
+class TrackHubApi:
+    def __init__(self, services: Services):
+        self._services = services
+
+    def routes(self) -> list[BaseRoute]:
+        both = ["GET", "POST"]
+        routes: list[BaseRoute] = []
+        for prefix in ("/api", "/api/user"):
+            routes.append(Route(f"{prefix}/login", self.login, methods=both))
+            routes.append(Route(f"{prefix}/logout", self.logout, methods=both))
+        return routes
+
+    async def login(self, request: Request) -> Response:
+        basic = basic_credentials(request)
+        try:
+            username, password = basic or await self._form_credentials(request)
+            issued = await self._services.login(username, password, client_of(request))
+        except PortcullisError as problem:
+            return error_response(problem, basic=basic is not None)
+        return json_response(
+            {
+                "auth_token": issued.token,
+                "email": issued.account.email,
+                "is_account_activated": issued.account.active,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _form_credentials(self, request: Request) -> tuple[str, str]:
+        if request.method == "GET":
+            raise InvalidCredentials()
+        fields = await read_fields(request, allow_form=True)
+        username, password = fields.get("username"), fields.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidCredentials()
+        return username, password
+
+    async def logout(self, request: Request) -> Response:
+        session, account = await self._services.sessions.resolve(token_of(request))
+        if not matches_legacy_user(request, account):
+            raise InvalidToken()
+        await self._services.sessions.close_one(account.id, session.id)
+        if request.method == "GET":
+            return json_response({"message": "Successfully logged out"})
+        return json_response({"success": "Successfully logged out."})

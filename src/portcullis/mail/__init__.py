@@ -1,0 +1,1 @@
+"""Mail: templates, transports (SMTP, file outbox, console) and the outbox sender."""

@@ -1,0 +1,69 @@
+"""Delivers the outbox: polls for due mail, sends it, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from portcullis.core.ports import Clock
+from portcullis.mail.compose import Composer
+from portcullis.mail.transports import Transport
+from portcullis.storage.mail_queue import SqlMailQueue
+
+log = logging.getLogger("portcullis.mail")
+
+# A claim outlives any single SMTP conversation (aiosmtplib's timeout is 30 s).
+CLAIM_SECONDS = 120
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        queue: SqlMailQueue,
+        composer: Composer,
+        transport: Transport,
+        clock: Clock,
+        poll_seconds: float,
+        max_backoff_seconds: int,
+    ):
+        self._queue = queue
+        self._composer = composer
+        self._transport = transport
+        self._clock = clock
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # the database may be away; the loop must outlive it
+                log.exception("could not read the mail outbox; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """Send every due mail once; returns how many went out."""
+        sent = 0
+        for mail in await self._queue.claim_due(self._clock.now(), CLAIM_SECONDS):
+            try:
+                await self._transport.send(self._composer.compose(mail.notice))
+            except Exception as error:  # any transport failure means: try again later
+                delay = min(2 ** (mail.attempts + 1), self._max_backoff)
+                log.warning(
+                    "mail %s to %s failed (%s); retry in %ss", mail.id, mail.notice.to, error, delay
+                )
+                retry_at = self._clock.now() + timedelta(seconds=delay)
+                await self._queue.mark_failed(mail.id, repr(error), retry_at)
+            else:
+                await self._queue.mark_sent(mail.id, self._clock.now())
+                sent += 1
+        return sent

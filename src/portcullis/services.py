@@ -1,0 +1,130 @@
+"""The composition root: the core's services wired to the adapters the settings name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portcullis.captcha import SiteVerify
+from portcullis.config import Settings
+from portcullis.core.accounts import AccountPolicy, Accounts
+from portcullis.core.admin import Administration
+from portcullis.core.keys import Keys, Links
+from portcullis.core.models import KeyPurpose
+from portcullis.core.passwords import PasswordHasher, PasswordPolicy
+from portcullis.core.sessions import SessionPolicy, Sessions
+from portcullis.core.signin import SignIn
+from portcullis.core.tokens import Hasher
+from portcullis.mail.compose import Composer
+from portcullis.mail.sender import OutboxSender
+from portcullis.mail.transports import transport_for
+from portcullis.storage.database import DatabaseUrl, create_engine
+from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
+from portcullis.storage.mail_queue import SqlMailQueue
+from portcullis.storage.stores import SqlUnitOfWork
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: DatabaseUrl
+    engine: AsyncEngine
+    lookup: SqliteSessionLookup | PostgresSessionLookup
+    hasher: PasswordHasher
+    accounts: Accounts
+    sessions: Sessions
+    admin: Administration
+    login: SignIn
+    mail_sender: OutboxSender
+
+    async def close(self) -> None:
+        await self.lookup.close()
+        await self.engine.dispose()
+        self.hasher.close()
+
+
+def build_services(settings: Settings, clock: SystemClock | None = None) -> Services:
+    clock = clock or SystemClock()
+    database = DatabaseUrl.parse(settings.resolved_database_url)
+    engine = create_engine(database)
+
+    def unit_of_work() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    lookup: SqliteSessionLookup | PostgresSessionLookup = (
+        SqliteSessionLookup(database.sqlite_path)
+        if database.is_sqlite
+        else PostgresSessionLookup(database.asyncpg_dsn)
+    )
+    secret_hasher = Hasher(settings.server_secret())
+    hasher = PasswordHasher(
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+        settings.effective_hash_concurrency,
+    )
+    password_policy = PasswordPolicy.default(settings.password_min_length)
+    keys = Keys(
+        secret_hasher,
+        clock,
+        {
+            KeyPurpose.ACTIVATION: timedelta(seconds=settings.activation_key_lifetime_seconds),
+            KeyPurpose.PASSWORD_SETUP: timedelta(seconds=settings.activation_key_lifetime_seconds),
+            KeyPurpose.PASSWORD_RESET: timedelta(seconds=settings.reset_key_lifetime_seconds),
+        },
+    )
+    captcha = (
+        SiteVerify(settings.captcha_secret, settings.captcha_verify_url)
+        if settings.captcha_secret
+        else None
+    )
+    accounts = Accounts(
+        unit_of_work,
+        hasher,
+        password_policy,
+        keys,
+        Links(settings.all_instances),
+        captcha,
+        clock,
+        AccountPolicy(
+            require_activation=settings.require_activation,
+            reveal_existing_registration=settings.reveal_existing_registration,
+        ),
+    )
+    sessions = Sessions(
+        unit_of_work,
+        lookup,
+        secret_hasher,
+        clock,
+        SessionPolicy(
+            lifetime=timedelta(seconds=settings.session_lifetime_seconds),
+            idle=timedelta(seconds=settings.session_idle_seconds),
+        ),
+    )
+    sender = OutboxSender(
+        SqlMailQueue(engine),
+        Composer(settings.product_name, settings.mail_from),
+        transport_for(settings.resolved_mail_url),
+        clock,
+        poll_seconds=settings.mail_poll_seconds,
+        max_backoff_seconds=settings.mail_retry_max_seconds,
+    )
+    return Services(
+        settings=settings,
+        database=database,
+        engine=engine,
+        lookup=lookup,
+        hasher=hasher,
+        accounts=accounts,
+        sessions=sessions,
+        admin=Administration(unit_of_work, hasher, password_policy, clock),
+        login=SignIn(accounts, sessions),
+        mail_sender=sender,
+    )

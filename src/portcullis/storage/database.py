@@ -1,0 +1,97 @@
+"""Engines for the configured database URL: SQLite (embedded) or PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    """The operator's URL, and the same URL with the driver we use for each engine."""
+
+    url: URL
+
+    @classmethod
+    def parse(cls, raw: str) -> DatabaseUrl:
+        url = make_url(raw)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database URL {raw!r}: use sqlite:/// or postgresql://")
+        return cls(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def async_url(self) -> URL:
+        return self.url.set(
+            drivername="sqlite+aiosqlite" if self.is_sqlite else "postgresql+asyncpg"
+        )
+
+    @property
+    def sync_url(self) -> URL:
+        """For Alembic, which runs its own async engine from this."""
+        return self.async_url
+
+    @property
+    def sqlite_path(self) -> Path:
+        assert self.is_sqlite and self.url.database
+        return Path(self.url.database)
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# WAL so readers never wait for the writer; foreign keys on; wait, don't fail, on locks.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}",
+)
+
+
+def open_sqlite(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection in autocommit mode, for the token-check reads."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in SQLITE_PRAGMAS:
+        connection.execute(pragma)
+    return connection
+
+
+def create_engine(database: DatabaseUrl) -> AsyncEngine:
+    if not database.is_sqlite:
+        return create_async_engine(
+            database.async_url, pool_pre_ping=True, pool_size=10, max_overflow=10
+        )
+    database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        database.async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that later
+        # writes can fail with "database is locked" at once, ignoring busy_timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

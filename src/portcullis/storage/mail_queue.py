@@ -1,0 +1,83 @@
+"""The outbox table as a queue: claim due mail, mark it sent or failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portcullis.core.models import Notice
+from portcullis.storage.stores import epoch
+from portcullis.storage.tables import mail_outbox
+
+BATCH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMail:
+    id: int
+    notice: Notice
+    attempts: int
+
+
+class SqlMailQueue:
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+
+    async def claim_due(self, now: datetime, hold_seconds: int) -> list[QueuedMail]:
+        """Due, unsent mail, each claimed for ``hold_seconds`` so no other worker sends it too.
+
+        The claim is a conditional UPDATE: of several workers or instances polling at
+        once, exactly one sees its update match.
+        """
+        claimable = and_(
+            mail_outbox.c.sent_at.is_(None),
+            mail_outbox.c.next_attempt_at <= epoch(now),
+            or_(mail_outbox.c.claimed_until.is_(None), mail_outbox.c.claimed_until < epoch(now)),
+        )
+        claimed: list[QueuedMail] = []
+        async with self._engine.connect() as db:
+            rows = (
+                await db.execute(
+                    select(mail_outbox).where(claimable).order_by(mail_outbox.c.id).limit(BATCH)
+                )
+            ).all()
+            await db.commit()
+            for row in rows:
+                async with db.begin():
+                    result = await db.execute(
+                        update(mail_outbox)
+                        .where(mail_outbox.c.id == row.id, claimable)
+                        .values(claimed_until=epoch(now) + hold_seconds)
+                    )
+                if result.rowcount == 1:
+                    claimed.append(_queued(row))
+        return claimed
+
+    async def mark_sent(self, mail_id: int, at: datetime) -> None:
+        # The payload may hold a one-time key: it is not kept once the mail is out.
+        await self._update(mail_id, sent_at=epoch(at), payload=None, claimed_until=None)
+
+    async def mark_failed(self, mail_id: int, error: str, retry_at: datetime) -> None:
+        await self._update(
+            mail_id,
+            attempts=mail_outbox.c.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=epoch(retry_at),
+            claimed_until=None,
+        )
+
+    async def _update(self, mail_id: int, **values: Any) -> None:
+        async with self._engine.begin() as db:
+            await db.execute(update(mail_outbox).where(mail_outbox.c.id == mail_id).values(values))
+
+
+def _queued(row: Any) -> QueuedMail:
+    return QueuedMail(
+        id=row.id,
+        notice=Notice(kind=row.kind, to=row.recipient, values=dict(row.payload or {})),
+        attempts=row.attempts,
+    )

@@ -1,0 +1,50 @@
+"""Bringing the schema up to date with Alembic, and telling whether it is."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from portcullis.storage.database import DatabaseUrl, create_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database: DatabaseUrl) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option(
+        "sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def upgrade(database: DatabaseUrl) -> None:
+    """Migrate to head. Runs its own event loop: call it outside one."""
+    command.upgrade(alembic_config(database), "head")
+
+
+def head_revision(database: DatabaseUrl) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+
+
+async def current_revision(database: DatabaseUrl) -> str | None:
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    engine = create_engine(database)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
+def is_up_to_date(database: DatabaseUrl) -> bool:
+    return asyncio.run(current_revision(database)) == head_revision(database)

@@ -1,0 +1,314 @@
+"""The core's stores on SQLAlchemy Core, one unit of work per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from portcullis.core.errors import DuplicateAccount
+from portcullis.core.models import (
+    Account,
+    AccountStatus,
+    KeyPurpose,
+    NewAccount,
+    Notice,
+    Session,
+)
+from portcullis.storage.tables import accounts, mail_outbox, one_time_keys, sessions
+
+
+def epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def account_from_row(row: Any) -> Account:
+    """Works for SQLAlchemy rows and raw driver rows alike (same column names)."""
+    return Account(
+        id=row.id,
+        email=row.email,
+        username=row.username,
+        full_name=row.full_name,
+        orcid=row.orcid,
+        secret=row.secret,
+        status=AccountStatus(row.status),
+        superuser=bool(row.superuser),
+        notifications_enabled=bool(row.notifications_enabled),
+        access_tags=tuple(row.access_tags or ()),
+        deny_tags=tuple(row.deny_tags or ()),
+        created_at=from_epoch(row.created_at),
+        last_activity_at=from_epoch(row.last_activity_at) if row.last_activity_at else None,
+        password_hash=row.password_hash,
+    )
+
+
+def session_from_row(row: Row[Any]) -> Session:
+    return Session(
+        id=row.id,
+        account_id=row.account_id,
+        created_at=from_epoch(row.created_at),
+        last_seen_at=from_epoch(row.last_seen_at),
+        expires_at=from_epoch(row.expires_at),
+        client_address=row.client_address,
+        user_agent=row.user_agent,
+    )
+
+
+class SqlAccountStore:
+    def __init__(self, connection: AsyncConnection):
+        self._db = connection
+
+    async def _one(self, *where: Any) -> Account | None:
+        row = (await self._db.execute(select(accounts).where(*where))).first()
+        return account_from_row(row) if row else None
+
+    async def by_id(self, account_id: int) -> Account | None:
+        return await self._one(accounts.c.id == account_id)
+
+    async def by_email(self, email: str) -> Account | None:
+        return await self._one(accounts.c.email == email.lower())
+
+    async def by_login(self, login: str) -> Account | None:
+        if "@" in login:
+            return await self.by_email(login)
+        return await self._one(accounts.c.username == login)
+
+    async def add(self, account: NewAccount) -> Account:
+        values: dict[str, Any] = {
+            "email": account.email,
+            "username": account.username,
+            "full_name": account.full_name,
+            "orcid": account.orcid,
+            "password_hash": account.password_hash,
+            "secret": account.secret,
+            "status": account.status.value,
+            "superuser": account.superuser,
+            "notifications_enabled": account.notifications_enabled,
+            "access_tags": [],
+            "deny_tags": [],
+            "created_at": epoch(account.created_at),
+        }
+        try:
+            # A savepoint keeps the outer transaction usable after a unique violation.
+            async with self._db.begin_nested():
+                result = await self._db.execute(
+                    insert(accounts).values(**values).returning(accounts.c.id)
+                )
+                account_id = result.scalar_one()
+        except IntegrityError:
+            raise DuplicateAccount(await self._taken_field(account)) from None
+        created = await self.by_id(account_id)
+        assert created is not None
+        return created
+
+    async def _taken_field(self, account: NewAccount) -> str:
+        if await self.by_email(account.email) is not None or account.username is None:
+            return "email"
+        return "username"
+
+    async def list(self) -> Sequence[Account]:
+        rows = await self._db.execute(select(accounts).order_by(accounts.c.id))
+        return [account_from_row(row) for row in rows]
+
+    async def _update(self, account_id: int, **values: Any) -> None:
+        await self._db.execute(update(accounts).where(accounts.c.id == account_id).values(values))
+
+    async def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        await self._update(account_id, password_hash=password_hash)
+
+    async def set_status(self, account_id: int, status: AccountStatus) -> None:
+        await self._update(account_id, status=status.value)
+
+    async def set_tags(self, account_id: int, access: Sequence[str], deny: Sequence[str]) -> None:
+        await self._update(account_id, access_tags=list(access), deny_tags=list(deny))
+
+
+class SqlSessionStore:
+    def __init__(self, connection: AsyncConnection):
+        self._db = connection
+
+    async def add(self, session: Session, token_hash: bytes) -> None:
+        await self._db.execute(
+            insert(sessions).values(
+                id=session.id,
+                token_hash=token_hash,
+                account_id=session.account_id,
+                created_at=epoch(session.created_at),
+                last_seen_at=epoch(session.last_seen_at),
+                expires_at=epoch(session.expires_at),
+                client_address=session.client_address,
+                user_agent=session.user_agent,
+            )
+        )
+
+    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
+        seconds = epoch(at)
+        await self._db.execute(
+            update(sessions).where(sessions.c.id == session_id).values(last_seen_at=seconds)
+        )
+        await self._db.execute(
+            update(accounts).where(accounts.c.id == account_id).values(last_activity_at=seconds)
+        )
+
+    async def remove_by_token_hash(self, token_hash: bytes) -> bool:
+        result = await self._db.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        return result.rowcount > 0
+
+    async def remove(self, account_id: int, session_id: str) -> bool:
+        result = await self._db.execute(
+            delete(sessions).where(sessions.c.id == session_id, sessions.c.account_id == account_id)
+        )
+        return result.rowcount > 0
+
+    async def remove_all(self, account_id: int) -> int:
+        result = await self._db.execute(delete(sessions).where(sessions.c.account_id == account_id))
+        return result.rowcount
+
+    async def list(self, account_id: int) -> Sequence[Session]:
+        rows = await self._db.execute(
+            select(sessions)
+            .where(sessions.c.account_id == account_id)
+            .order_by(sessions.c.created_at.desc())
+        )
+        return [session_from_row(row) for row in rows]
+
+    async def purge_expired(self, now: datetime, idle_since: datetime) -> int:
+        result = await self._db.execute(
+            delete(sessions).where(
+                or_(
+                    sessions.c.expires_at <= epoch(now),
+                    sessions.c.last_seen_at <= epoch(idle_since),
+                )
+            )
+        )
+        return result.rowcount
+
+
+class SqlKeyStore:
+    def __init__(self, connection: AsyncConnection):
+        self._db = connection
+
+    async def replace(
+        self,
+        account_id: int,
+        purpose: KeyPurpose,
+        key_hash: bytes,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self._db.execute(
+            delete(one_time_keys).where(
+                one_time_keys.c.account_id == account_id, one_time_keys.c.purpose == purpose.value
+            )
+        )
+        await self._db.execute(
+            insert(one_time_keys).values(
+                key_hash=key_hash,
+                account_id=account_id,
+                purpose=purpose.value,
+                created_at=epoch(created_at),
+                expires_at=epoch(expires_at),
+            )
+        )
+
+    @staticmethod
+    def _live(key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime) -> Any:
+        return and_(
+            one_time_keys.c.key_hash == key_hash,
+            one_time_keys.c.purpose.in_([p.value for p in purposes]),
+            one_time_keys.c.expires_at > epoch(now),
+        )
+
+    async def consume(
+        self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
+    ) -> tuple[int, KeyPurpose] | None:
+        # DELETE ... RETURNING: the row lock (PostgreSQL) or the write lock (SQLite) makes
+        # the second of two racing uses find nothing.
+        row = (
+            await self._db.execute(
+                delete(one_time_keys)
+                .where(self._live(key_hash, purposes, now))
+                .returning(one_time_keys.c.account_id, one_time_keys.c.purpose)
+            )
+        ).first()
+        return (row.account_id, KeyPurpose(row.purpose)) if row else None
+
+    async def peek(
+        self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
+    ) -> int | None:
+        row = (
+            await self._db.execute(
+                select(one_time_keys.c.account_id).where(self._live(key_hash, purposes, now))
+            )
+        ).first()
+        return row.account_id if row else None
+
+    async def purge_expired(self, now: datetime) -> int:
+        result = await self._db.execute(
+            delete(one_time_keys).where(one_time_keys.c.expires_at <= epoch(now))
+        )
+        return result.rowcount
+
+
+class SqlOutbox:
+    def __init__(self, connection: AsyncConnection):
+        self._db = connection
+
+    async def add(self, notice: Notice, at: datetime) -> None:
+        await self._db.execute(
+            insert(mail_outbox).values(
+                kind=notice.kind,
+                recipient=notice.to,
+                payload=notice.values,
+                created_at=epoch(at),
+                attempts=0,
+                next_attempt_at=epoch(at),
+            )
+        )
+
+
+class SqlUnitOfWork:
+    """One connection, one transaction: commits on a normal exit, rolls back on an error."""
+
+    accounts: SqlAccountStore
+    sessions: SqlSessionStore
+    keys: SqlKeyStore
+    outbox: SqlOutbox
+
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.accounts = SqlAccountStore(self._connection)
+        self.sessions = SqlSessionStore(self._connection)
+        self.keys = SqlKeyStore(self._connection)
+        self.outbox = SqlOutbox(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if exc_type is None:
+                await self._connection.commit()
+            else:
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+            self._connection = None

@@ -1,0 +1,91 @@
+"""The schema. Alembic migrations are the only way it changes; tests check they agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# Times are whole seconds since the epoch: one representation on every engine and driver,
+# cheap to compare on the token-check path.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("username", String(150), nullable=True, unique=True),
+    Column("full_name", String(255), nullable=False),
+    Column("orcid", String(32), nullable=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("secret", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("superuser", Boolean, nullable=False, default=False),
+    Column("notifications_enabled", Boolean, nullable=False, default=False),
+    Column("access_tags", JSON, nullable=False),
+    Column("deny_tags", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_activity_at", BigInteger, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("client_address", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Index(None, "account_id"),
+)
+
+one_time_keys = Table(
+    "one_time_keys",
+    metadata,
+    Column("key_hash", LargeBinary(32), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "account_id", "purpose"),
+)
+
+# Mail waits here, written in the same transaction as the change that causes it.
+# ``payload`` (which may hold a link with a key) is cleared once the mail is sent.
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("payload", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("claimed_until", BigInteger, nullable=True),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "sent_at", "next_attempt_at"),
+)
