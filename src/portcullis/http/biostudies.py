@@ -84,9 +84,10 @@ def token_of(request: Request, cookie_name: str) -> str | None:
 
 
 class LoginBody(BaseModel):
+    # No length limits here: any wrong credential is the same 401, decided by the core.
     model_config = BodyConfig
-    login: Short
-    password: Short
+    login: StrictStr
+    password: StrictStr
 
 
 class LogoutBody(BaseModel):

@@ -1,0 +1,135 @@
+"""Fixtures: a real database per test (SQLite and PostgreSQL), a real server per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from portcullis.config import Settings
+from portcullis.storage import schema
+from portcullis.storage.database import DatabaseUrl
+from tests.support import RunningServer, start_server
+
+POSTGRES_URL = os.environ.get(
+    "PORTCULLIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PORTCULLIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Cheap hashing in tests: the parameters are the operator's, the code path is the same.
+FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+
+
+def _postgres_admin_dsn() -> str:
+    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
+
+
+def _postgres_url_for(database: str) -> str:
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(False)
+
+
+async def _postgres_execute(*statements: str) -> None:
+    connection = await asyncpg.connect(_postgres_admin_dsn(), timeout=3)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _postgres_unreachable() -> str | None:
+    try:
+        asyncio.run(_postgres_execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "portcullis.db"
+    schema.upgrade(DatabaseUrl.parse(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    reason = _postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"portcullis_template_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        schema.upgrade(DatabaseUrl.parse(_postgres_url_for(name)))
+        yield name
+    finally:
+        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of its own for each test, on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "portcullis.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _postgres_url_for(name)
+    finally:
+        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path, database_url: str) -> SettingsFactory:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "mail_poll_seconds": 0.05,
+            "redis_url": "",
+            **FAST_ARGON2,
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_for: SettingsFactory) -> Settings:
+    return settings_for()
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[[Settings], RunningServer]]:
+    running: list[RunningServer] = []
+
+    def make(settings: Settings) -> RunningServer:
+        server = start_server(settings)
+        running.append(server)
+        return server
+
+    yield make
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
+def server(settings: Settings, make_server: Callable[[Settings], RunningServer]) -> RunningServer:
+    return make_server(settings)

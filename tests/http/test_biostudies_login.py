@@ -1,0 +1,134 @@
+"""POST /auth/login (and /auth/signin), GET /auth/profile, POST /auth/logout (and /auth/signout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from portcullis.config import Settings
+from tests.support import PASSWORD, RunningServer, add_account, fail_body, grant, login
+
+BAD_LOGIN = fail_body("Invalid email address or password.")
+
+
+@pytest.fixture
+def account(settings: Settings) -> None:
+    add_account(settings, "Admin_User@Example.org", username="admin_user", full_name="Admin User",
+                superuser=True)
+    grant(settings, "admin_user@example.org", "S-BSST1")
+
+
+class TestLogin:
+    def test_seed_curl_call_returns_the_profile(self, server: RunningServer, account: None) -> None:
+        # The seed's own call: JSON sent with curl -d, so labelled as a form.
+        body = f'{{ "login": "admin_user@example.org", "password": "{PASSWORD}" }}'
+        with server.client() as client:
+            answer = client.post(
+                "/auth/login", content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        assert answer.status_code == 200
+        profile = answer.json()
+        assert profile["sessid"] and len(profile["sessid"]) >= 43
+        assert {k: v for k, v in profile.items() if k not in ("sessid", "secret", "lastActivity")} == {
+            "email": "admin_user@example.org",
+            "username": "admin_user",
+            "fullname": "Admin User",
+            "superuser": True,
+            "allow": ["admin_user@example.org", "Public", "S-BSST1"],
+            "deny": [],
+            "aux": {"orcid": None},
+            "orcid": None,
+        }
+        assert profile["secret"]
+        assert answer.headers["cache-control"] == "no-store"
+
+    @pytest.mark.parametrize("who", ["admin_user", "ADMIN_USER@example.org", " admin_user@example.org "])
+    def test_by_username_or_email_in_any_case(self, server: RunningServer, account: None,
+                                              who: str) -> None:
+        with server.client() as client:
+            answer = client.post("/auth/signin", json={"login": who, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["email"] == "admin_user@example.org"
+
+    def test_each_login_makes_its_own_session(self, server: RunningServer, account: None) -> None:
+        with server.client() as client:
+            first, second = login(client, "admin_user"), login(client, "admin_user")
+            assert first != second
+            client.post("/auth/logout", json={"sessid": first})
+            assert client.get("/auth/profile", headers={"X-Session-Token": first}).status_code == 401
+            assert client.get("/auth/profile", headers={"X-Session-Token": second}).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("who", "password"),
+        [("admin_user", "wrong password!"), ("nobody@example.org", PASSWORD), ("", ""),
+         ("admin_user", "x" * 5000)],
+    )
+    def test_failures_all_look_alike(self, server: RunningServer, account: None, who: str,
+                                     password: str) -> None:
+        with server.client() as client:
+            answer = client.post("/auth/login", json={"login": who, "password": password})
+        assert answer.status_code == 401
+        assert answer.json() == BAD_LOGIN
+
+    def test_inactive_account_fails_like_a_wrong_password(self, server: RunningServer) -> None:
+        add_account(server.settings, "pending@example.org", active=False)
+        with server.client() as client:
+            answer = client.post(
+                "/auth/login", json={"login": "pending@example.org", "password": PASSWORD}
+            )
+        assert answer.status_code == 401
+        assert answer.json() == BAD_LOGIN
+
+
+class TestProfile:
+    def test_token_from_header_cookie_or_parameter(self, server: RunningServer,
+                                                   account: None) -> None:
+        with server.client() as client:
+            token = login(client, "admin_user")
+        cookie = server.settings.session_cookie_name
+        assert cookie == "BIOSTDSESS-PROD"
+        for kwargs in (
+            {"headers": {"X-SESSION-TOKEN": token}},
+            {"headers": {"Cookie": f"{cookie}={token}"}},
+            {"params": {"BIOSTDSESS": token}},
+        ):
+            with server.client() as client:
+                answer = client.get("/auth/profile", **kwargs)  # type: ignore[arg-type]
+            assert answer.status_code == 200, kwargs
+            assert answer.json()["sessid"] == token
+            assert answer.json()["lastActivity"]
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{}, {"X-Session-Token": "nonsense"}, {"X-Session-Token": "x" * 10_000},
+         {"X-Session-Token": "ünïcödé".encode()}, {"X-Session-Token": b"\xff\xfe"}],
+    )
+    def test_missing_or_bad_token_is_401(self, server: RunningServer, headers: dict[str, Any]
+                                         ) -> None:
+        with server.client() as client:
+            answer = client.get("/auth/profile", headers=headers)
+        assert answer.status_code == 401
+        assert answer.json()["status"] == "FAIL"
+
+
+class TestLogout:
+    def test_by_sessid_in_body(self, server: RunningServer, account: None) -> None:
+        with server.client() as client:
+            token = login(client, "admin_user")
+            answer = client.post("/auth/logout", content=f'{{ "sessid": "{token}" }}',
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 200
+            assert client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+
+    def test_by_header_with_signout_alias(self, server: RunningServer, account: None) -> None:
+        with server.client() as client:
+            token = login(client, "admin_user")
+            assert client.post("/auth/signout", headers={"X-Session-Token": token}).status_code == 200
+            assert client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+
+    def test_is_idempotent(self, server: RunningServer) -> None:
+        with server.client() as client:
+            assert client.post("/auth/logout", json={"sessid": "unknown"}).status_code == 200
+            assert client.post("/auth/logout").status_code == 200

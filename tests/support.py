@@ -1,0 +1,189 @@
+"""Plain helpers for the tests: a real server on loopback, the outbox, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from portcullis.app import create_app
+from portcullis.config import Settings
+from portcullis.core.models import Account
+from portcullis.services import build_services
+
+PASSWORD = "a sturdy test passphrase"
+LINK = re.compile(r"https?://[^\s\"<>]+")
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port() -> int:
+    with free_socket() as sock:
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Mail:
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def to(self) -> str:
+        return str(self.message["To"])
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(("plain",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[attr-defined]
+
+    @property
+    def html(self) -> str:
+        part = self.message.get_body(("html",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[attr-defined]
+
+    @property
+    def link(self) -> str:
+        found = LINK.search(self.text)
+        assert found, self.text
+        return found.group(0)
+
+    @property
+    def key(self) -> str:
+        return self.link.rstrip("/").rsplit("/", 1)[1]
+
+
+def read_eml(path: Path) -> Mail:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return Mail(message)
+
+
+@dataclass
+class RunningServer:
+    """The app under uvicorn in a thread, reached over real HTTP on loopback."""
+
+    settings: Settings
+    url: str
+    _server: uvicorn.Server
+    _thread: threading.Thread
+    _seen: set[str] = field(default_factory=set)
+
+    @property
+    def outbox(self) -> Path:
+        return self.settings.data_dir / "outbox"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def mails(self) -> list[Mail]:
+        if not self.outbox.exists():
+            return []
+        return [read_eml(path) for path in sorted(self.outbox.glob("*.eml"))]
+
+    def wait_for_mail(self, to: str, subject_part: str = "", timeout: float = 10) -> Mail:
+        """The next mail to ``to`` not returned before (its subject containing the part)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for path in sorted(self.outbox.glob("*.eml")) if self.outbox.exists() else []:
+                if path.name in self._seen:
+                    continue
+                mail = read_eml(path)
+                if mail.to == to and subject_part in mail.subject:
+                    self._seen.add(path.name)
+                    return mail
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {to} with {subject_part!r} within {timeout}s")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+
+def start_server(settings: Settings) -> RunningServer:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    return RunningServer(settings=settings, url=f"http://127.0.0.1:{port}", _server=server,
+                         _thread=thread)
+
+
+def add_account(
+    settings: Settings,
+    email_address: str,
+    password: str | None = PASSWORD,
+    **options: Any,
+) -> Account:
+    """Create an account through the core, as the CLI does."""
+
+    async def create() -> Account:
+        services = build_services(settings)
+        try:
+            return await services.admin.add_user(email_address, password, **options)
+        finally:
+            await services.close()
+
+    return asyncio.run(create())
+
+
+def grant(settings: Settings, email_address: str, tag: str) -> None:
+    async def run() -> None:
+        services = build_services(settings)
+        try:
+            await services.admin.grant(email_address, tag)
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+
+
+def login(client: httpx.Client, who: str, password: str = PASSWORD) -> str:
+    answer = client.post("/auth/login", json={"login": who, "password": password})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["sessid"])
+
+
+def fail_body(message: str, *problems: str) -> dict[str, Any]:
+    return {
+        "status": "FAIL",
+        "log": {
+            "level": "ERROR",
+            "message": message,
+            "subnodes": [{"level": "ERROR", "message": p, "subnodes": []} for p in problems],
+        },
+    }
+
+
+def iter_database_files(folder: Path) -> Iterator[Path]:
+    yield from (p for p in folder.rglob("*") if p.is_file() and ".db" in p.name)
