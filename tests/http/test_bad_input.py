@@ -1,0 +1,146 @@
+"""Whatever a client sends, the answer is a deliberate 4xx in the dialect's own format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from portcullis.config import Settings
+from tests.conftest import SettingsFactory
+from tests.support import PASSWORD, RunningServer, add_account, login
+
+JSON = {"Content-Type": "application/json"}
+
+
+def assert_fail(answer: object, status: int) -> dict[str, object]:
+    import httpx
+
+    assert isinstance(answer, httpx.Response)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert body["status"] == "FAIL"
+    assert body["log"]["level"] == "ERROR"
+    assert isinstance(body["log"]["message"], str)
+    return dict(body["log"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b'{"login": "a", "password": }',
+        b"[1, 2, 3]",
+        b'"just a string"',
+        b"null",
+        b"\xff\xfe\x00garbage",
+        b'{"login": "\xff\xff", "password": "x"}',
+        b"login=&&&===",
+    ],
+)
+def test_malformed_bodies_are_400(server: RunningServer, body: bytes) -> None:
+    with server.client() as client:
+        answer = client.post("/auth/login", content=body, headers=JSON)
+    log = assert_fail(answer, 400)
+    assert log["message"] == "Form Validation Errors"
+    assert log["subnodes"]
+
+
+def test_missing_and_mistyped_fields_each_get_a_subnode(server: RunningServer) -> None:
+    with server.client() as client:
+        answer = client.post("/auth/login", json={"login": 42})
+    log = assert_fail(answer, 400)
+    messages = [node["message"] for node in log["subnodes"]]  # type: ignore[attr-defined]
+    assert len(messages) == 2
+    assert any(m.startswith("login") for m in messages)
+    assert any(m.startswith("password") for m in messages)
+
+
+def test_register_reports_every_problem(server: RunningServer) -> None:
+    with server.client() as client:
+        answer = client.post(
+            "/auth/register",
+            json={"email": "not-an-address", "password": 5, "instanceKey": [], "name": "x"},
+        )
+    log = assert_fail(answer, 400)
+    messages = " | ".join(n["message"] for n in log["subnodes"])  # type: ignore[attr-defined]
+    for field in ("password", "instanceKey", "path"):
+        assert field in messages
+
+
+def test_absurdly_long_values_are_400(server: RunningServer) -> None:
+    with server.client() as client:
+        answer = client.post(
+            "/auth/password/reset",
+            json={"email": "a" * 100_000 + "@example.org", "instanceKey": "default", "path": "p"},
+        )
+    assert_fail(answer, 400)
+
+
+def test_form_fields_are_accepted_too(server: RunningServer) -> None:
+    add_account(server.settings, "form@example.org")
+    with server.client() as client:
+        answer = client.post(
+            "/auth/login", data={"login": "form@example.org", "password": PASSWORD}
+        )
+    assert answer.status_code == 200
+
+
+@pytest.fixture
+def small_limit_server(settings_for: SettingsFactory, make_server) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    yield make_server(settings_for(max_body_bytes=1024))
+
+
+@pytest.mark.parametrize("path", ["/auth/login", "/api/login"])
+def test_declared_oversized_body_is_413(small_limit_server: RunningServer, path: str) -> None:
+    with small_limit_server.client() as client:
+        answer = client.post(path, content=b"x" * 5000, headers=JSON)
+    assert answer.status_code == 413
+    if path.startswith("/auth"):
+        assert_fail(answer, 413)
+    else:
+        assert "error" in answer.json()
+
+
+def test_streamed_oversized_body_is_413(small_limit_server: RunningServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(50):
+            yield b"x" * 512
+
+    with small_limit_server.client() as client:
+        answer = client.post("/auth/login", content=chunks(), headers=JSON)
+    assert_fail(answer, 413)
+
+
+def test_body_under_the_limit_still_works(small_limit_server: RunningServer) -> None:
+    add_account(small_limit_server.settings, "small@example.org")
+    with small_limit_server.client() as client:
+        assert login(client, "small@example.org")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/auth/nowhere", 404), ("GET", "/auth/login", 405), ("DELETE", "/auth/profile", 405)],
+)
+def test_unknown_routes_and_methods_answer_in_fail_format(
+    server: RunningServer, method: str, path: str, status: int
+) -> None:
+    with server.client() as client:
+        assert_fail(client.request(method, path), status)
+
+
+def test_trackhub_unknown_route_answers_with_error_key(server: RunningServer) -> None:
+    with server.client() as client:
+        answer = client.get("/api/nowhere")
+    assert answer.status_code == 404
+    assert set(answer.json()) == {"error"}
+
+
+def test_no_answer_ever_carries_a_stack_trace(server: RunningServer, settings: Settings) -> None:
+    nasty = [b"\x00" * 100, b'{"login": {"$ne": 1}, "password": {"$gt": ""}}', b"{" * 10_000]
+    with server.client() as client:
+        for body in nasty:
+            answer = client.post("/auth/login", content=body, headers=JSON)
+            assert answer.status_code in (400, 401)
+            assert "Traceback" not in answer.text

@@ -1,0 +1,219 @@
+"""The real command in real processes: restarts, the database files, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import ServeProcess, portcullis_env, run_cli
+from tests.support import PASSWORD
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_45fbafa71d708f5e.txt"
+
+
+def test_session_survives_a_restart_and_nothing_secret_is_stored_in_clear(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = portcullis_env(tmp_path / "data", database_url=database_url)
+    made = run_cli(
+        env, "user", "add", "keeper@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert made.returncode == 0, made.stderr
+    server = ServeProcess(env)
+    try:
+        token = httpx.post(
+            f"{server.url}/auth/login", json={"login": "keeper@example.org", "password": PASSWORD}
+        ).json()["sessid"]
+    finally:
+        server.stop()
+    server = ServeProcess(env)
+    try:
+        profile = httpx.get(f"{server.url}/auth/profile", headers={"X-Session-Token": token})
+    finally:
+        server.stop()
+    assert profile.status_code == 200
+    assert profile.json()["email"] == "keeper@example.org"
+
+    if database_url.startswith("sqlite"):
+        stored = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("portcullis.db*"))
+        assert stored, "the database files were not found"
+        assert token.encode() not in stored
+        assert PASSWORD.encode() not in stored
+        assert b"keeper@example.org" in stored  # the check reads the real files
+
+
+def test_schema_is_made_by_serve_on_sqlite(tmp_path: Path) -> None:
+    env = portcullis_env(tmp_path / "fresh")
+    server = ServeProcess(env)
+    try:
+        answer = httpx.post(f"{server.url}/auth/login", json={"login": "a@b.org", "password": "x"})
+    finally:
+        server.stop()
+    assert answer.status_code == 401
+    assert (tmp_path / "fresh" / "portcullis.db").exists()
+    assert (tmp_path / "fresh" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.postgres
+def test_serve_refuses_a_postgres_schema_that_is_behind(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.conftest import _postgres_execute, _postgres_unreachable, _postgres_url_for
+    import asyncio
+    import uuid
+
+    reason = _postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        env = portcullis_env(tmp_path / "data", database_url=_postgres_url_for(name))
+        refused = run_cli(env, "serve", "--port", "1")
+        assert refused.returncode != 0
+        assert "portcullis migrate" in refused.stderr
+        assert run_cli(env, "migrate").returncode == 0
+        server = ServeProcess(env)
+        server.stop()
+    finally:
+        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class TestUserCommands:
+    def test_add_list_grant_revoke_set_password_deactivate(self, tmp_path: Path) -> None:
+        env = portcullis_env(tmp_path / "data")
+        add = run_cli(
+            env,
+            "user",
+            "add",
+            "Ann@Example.org",
+            "--username",
+            "ann",
+            "--name",
+            "Ann Example",
+            "--superuser",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+        assert add.returncode == 0, add.stderr
+        assert run_cli(env, "user", "grant", "ann@example.org", "S-BSST1").returncode == 0
+        listed = run_cli(env, "user", "list").stdout
+        assert "ann@example.org\tann\tAnn Example\tactive superuser\tS-BSST1" in listed
+        assert run_cli(env, "user", "revoke", "ann@example.org", "S-BSST1").returncode == 0
+        assert "S-BSST1" not in run_cli(env, "user", "list").stdout
+
+        server = ServeProcess(env)
+        try:
+            token = httpx.post(
+                f"{server.url}/auth/login", json={"login": "ann", "password": PASSWORD}
+            ).json()["sessid"]
+            changed = run_cli(
+                env,
+                "user",
+                "set-password",
+                "ann@example.org",
+                "--password-stdin",
+                stdin="another good passphrase\n",
+            )
+            assert changed.returncode == 0, changed.stderr
+            assert (
+                httpx.get(
+                    f"{server.url}/auth/profile", headers={"X-Session-Token": token}
+                ).status_code
+                == 401
+            )
+            assert (
+                httpx.post(
+                    f"{server.url}/auth/login",
+                    json={"login": "ann", "password": "another good passphrase"},
+                ).status_code
+                == 200
+            )
+            assert run_cli(env, "user", "deactivate", "ann@example.org").returncode == 0
+            assert (
+                httpx.post(
+                    f"{server.url}/auth/login",
+                    json={"login": "ann", "password": "another good passphrase"},
+                ).status_code
+                == 401
+            )
+        finally:
+            server.stop()
+        assert "disabled" in run_cli(env, "user", "list").stdout
+
+    def test_errors_are_plain_messages(self, tmp_path: Path) -> None:
+        env = portcullis_env(tmp_path / "data")
+        weak = run_cli(
+            env, "user", "add", "weak@example.org", "--password-stdin", stdin="password\n"
+        )
+        assert weak.returncode == 1
+        assert "too common" in weak.stderr
+        assert "Traceback" not in weak.stderr
+        missing = run_cli(env, "user", "grant", "nobody@example.org", "tag")
+        assert missing.returncode == 1
+        assert "nobody@example.org" in missing.stderr
+        run_cli(env, "user", "add", "dup@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+        dup = run_cli(
+            env, "user", "add", "DUP@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+        )
+        assert dup.returncode == 1
+        assert "already taken" in dup.stderr
+
+    def test_password_is_prompted_without_echo_when_not_on_stdin(self, tmp_path: Path) -> None:
+        # With no terminal, getpass falls back to stdin and warns; the prompt still appears.
+        env = portcullis_env(tmp_path / "data")
+        made = run_cli(env, "user", "add", "prompt@example.org", stdin=f"{PASSWORD}\n{PASSWORD}\n")
+        assert made.returncode == 0, made.stderr
+        assert "Password:" in made.stderr + made.stdout
+
+
+@pytest.mark.perl
+def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path) -> None:
+    perl = shutil.which("perl")
+    check = (
+        subprocess.run(
+            [perl or "perl", "-MLWP::UserAgent", "-MJSON", "-MHTTP::Request::Common", "-e", "1"],
+            capture_output=True,
+            check=False,
+        )
+        if perl
+        else None
+    )
+    if check is None or check.returncode != 0:
+        pytest.skip(
+            "Perl with LWP::UserAgent and JSON is not installed (libwww-perl, libjson-perl)"
+        )
+    seed = SEED.read_text()
+    script = seed[seed.index("use strict;") : seed.index("Status:")].strip()
+    script = script.replace("https://trackhubregistry.org", "{URL}")
+    assert "'username' => 'exampleuser', 'password' => 'examplepass'" in script
+
+    env = portcullis_env(tmp_path / "data")
+    made = run_cli(
+        env,
+        "user",
+        "add",
+        "user@email.com",
+        "--username",
+        "exampleuser",
+        "--password-stdin",
+        stdin="examplepass\n",
+    )
+    assert made.returncode == 0, made.stderr
+    server = ServeProcess(env)
+    try:
+        path = tmp_path / "client.pl"
+        path.write_text(script.replace("{URL}", server.url))
+        ran = subprocess.run(
+            ["perl", str(path)], capture_output=True, text=True, timeout=60, check=False
+        )
+    finally:
+        server.stop()
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("Logged in [")
+    token = ran.stdout.strip()[len("Logged in [") : -1]
+    assert len(token) >= 43
