@@ -62,9 +62,10 @@ def test_schema_is_made_by_serve_on_sqlite(tmp_path: Path) -> None:
 def test_serve_refuses_a_postgres_schema_that_is_behind(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from tests.conftest import _postgres_execute, _postgres_unreachable, _postgres_url_for
     import asyncio
     import uuid
+
+    from tests.conftest import _postgres_execute, _postgres_unreachable, _postgres_url_for
 
     reason = _postgres_unreachable()
     if reason:
