@@ -23,6 +23,7 @@ from portcullis.mail.transports import transport_for
 from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
 from portcullis.storage.mail_queue import SqlMailQueue
+from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
 
 
@@ -55,15 +56,18 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     database = DatabaseUrl.parse(settings.resolved_database_url)
     engine = create_engine(database)
 
+    server_secret = settings.server_secret()
+    sealer = Sealer(server_secret)
+
     def unit_of_work() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, sealer)
 
     lookup: SqliteSessionLookup | PostgresSessionLookup = (
         SqliteSessionLookup(database.sqlite_path)
         if database.is_sqlite
         else PostgresSessionLookup(database.asyncpg_dsn)
     )
-    secret_hasher = Hasher(settings.server_secret())
+    secret_hasher = Hasher(server_secret)
     hasher = PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
@@ -109,7 +113,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         ),
     )
     sender = OutboxSender(
-        SqlMailQueue(engine),
+        SqlMailQueue(engine, sealer),
         Composer(settings.product_name, settings.mail_from),
         transport_for(settings.resolved_mail_url),
         clock,

@@ -10,7 +10,7 @@ from datetime import timedelta
 from portcullis.core.ports import Clock
 from portcullis.mail.compose import Composer
 from portcullis.mail.transports import Transport
-from portcullis.storage.mail_queue import SqlMailQueue
+from portcullis.storage.mail_queue import SqlMailQueue, UnreadableMail
 
 log = logging.getLogger("portcullis.mail")
 
@@ -54,6 +54,10 @@ class OutboxSender:
         """Send every due mail once; returns how many went out."""
         sent = 0
         for mail in await self._queue.claim_due(self._clock.now(), CLAIM_SECONDS):
+            if isinstance(mail, UnreadableMail):
+                log.error("mail %s was sealed under another server secret; dropping it", mail.id)
+                await self._queue.give_up(mail.id, "sealed under another secret", self._clock.now())
+                continue
             try:
                 await self._transport.send(self._composer.compose(mail.notice))
             except Exception as error:  # any transport failure means: try again later

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portcullis.core.models import Notice
+from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import epoch
 from portcullis.storage.tables import mail_outbox
 
 BATCH = 20
+FOREVER = 2**62  # a next attempt that never comes due
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +26,21 @@ class QueuedMail:
     attempts: int
 
 
-class SqlMailQueue:
-    def __init__(self, engine: AsyncEngine):
-        self._engine = engine
+@dataclass(frozen=True, slots=True)
+class UnreadableMail:
+    """Sealed under a server secret that has since changed: it can never be sent."""
 
-    async def claim_due(self, now: datetime, hold_seconds: int) -> list[QueuedMail]:
+    id: int
+
+
+class SqlMailQueue:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer):
+        self._engine = engine
+        self._sealer = sealer
+
+    async def claim_due(
+        self, now: datetime, hold_seconds: int
+    ) -> list[QueuedMail | UnreadableMail]:
         """Due, unsent mail, each claimed for ``hold_seconds`` so no other worker sends it too.
 
         The claim is a conditional UPDATE: of several workers or instances polling at
@@ -38,7 +51,7 @@ class SqlMailQueue:
             mail_outbox.c.next_attempt_at <= epoch(now),
             or_(mail_outbox.c.claimed_until.is_(None), mail_outbox.c.claimed_until < epoch(now)),
         )
-        claimed: list[QueuedMail] = []
+        claimed: list[QueuedMail | UnreadableMail] = []
         async with self._engine.connect() as db:
             rows = (
                 await db.execute(
@@ -54,7 +67,7 @@ class SqlMailQueue:
                         .values(claimed_until=epoch(now) + hold_seconds)
                     )
                 if result.rowcount == 1:
-                    claimed.append(_queued(row))
+                    claimed.append(self._queued(row))
         return claimed
 
     async def mark_sent(self, mail_id: int, at: datetime) -> None:
@@ -70,14 +83,23 @@ class SqlMailQueue:
             claimed_until=None,
         )
 
+    async def give_up(self, mail_id: int, reason: str, at: datetime) -> None:
+        """Stop trying: the mail stays in the table with the reason, and is never sent."""
+        await self._update(
+            mail_id, payload=None, last_error=reason, claimed_until=None, next_attempt_at=FOREVER
+        )
+
     async def _update(self, mail_id: int, **values: Any) -> None:
         async with self._engine.begin() as db:
             await db.execute(update(mail_outbox).where(mail_outbox.c.id == mail_id).values(values))
 
-
-def _queued(row: Any) -> QueuedMail:
-    return QueuedMail(
-        id=row.id,
-        notice=Notice(kind=row.kind, to=row.recipient, values=dict(row.payload or {})),
-        attempts=row.attempts,
-    )
+    def _queued(self, row: Any) -> QueuedMail | UnreadableMail:
+        try:
+            values = self._sealer.open(row.payload) if row.payload else {}
+        except InvalidToken:
+            return UnreadableMail(row.id)
+        return QueuedMail(
+            id=row.id,
+            notice=Notice(kind=row.kind, to=row.recipient, values=values),
+            attempts=row.attempts,
+        )

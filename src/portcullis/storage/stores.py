@@ -20,6 +20,7 @@ from portcullis.core.models import (
     Notice,
     Session,
 )
+from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, mail_outbox, one_time_keys, sessions
 
 
@@ -260,15 +261,16 @@ class SqlKeyStore:
 
 
 class SqlOutbox:
-    def __init__(self, connection: AsyncConnection):
+    def __init__(self, connection: AsyncConnection, sealer: Sealer):
         self._db = connection
+        self._sealer = sealer
 
     async def add(self, notice: Notice, at: datetime) -> None:
         await self._db.execute(
             insert(mail_outbox).values(
                 kind=notice.kind,
                 recipient=notice.to,
-                payload=notice.values,
+                payload=self._sealer.seal(notice.values),
                 created_at=epoch(at),
                 attempts=0,
                 next_attempt_at=epoch(at),
@@ -284,8 +286,9 @@ class SqlUnitOfWork:
     keys: SqlKeyStore
     outbox: SqlOutbox
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, sealer: Sealer):
         self._engine = engine
+        self._sealer = sealer
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -294,7 +297,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountStore(self._connection)
         self.sessions = SqlSessionStore(self._connection)
         self.keys = SqlKeyStore(self._connection)
-        self.outbox = SqlOutbox(self._connection)
+        self.outbox = SqlOutbox(self._connection, self._sealer)
         return self
 
     async def __aexit__(

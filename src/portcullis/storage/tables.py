@@ -73,14 +73,14 @@ one_time_keys = Table(
 )
 
 # Mail waits here, written in the same transaction as the change that causes it.
-# ``payload`` (which may hold a link with a key) is cleared once the mail is sent.
+# ``payload`` (which may hold a link with a key) is sealed, and cleared once the mail is sent.
 mail_outbox = Table(
     "mail_outbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(64), nullable=False),
     Column("recipient", String(254), nullable=False),
-    Column("payload", JSON, nullable=True),
+    Column("payload", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", BigInteger, nullable=False),
