@@ -76,7 +76,18 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Load balancers restart what fails this."""
     return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the backing services answer. Load balancers route only to what passes this."""
+    services: Services = request.app.state.services
+    checks = await services.readiness()
+    ready = all(state in ("ok", "not configured") for state in checks.values())
+    return json_response(
+        {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503
+    )
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -102,6 +113,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *BioStudiesApi(services).routes(),
             *TrackHubApi(services).routes(),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
         ],
         middleware=[
             Middleware(SafeHeaders),
@@ -113,6 +125,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             BodyTooLarge: on_body_too_large,
             OperationalError: on_database_error,
             InterfaceError: on_database_error,
+            OSError: on_database_error,  # a refused or dropped connection to a backing service
             Exception: on_unexpected,
         },
         lifespan=lifespan,

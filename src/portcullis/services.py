@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portcullis.captcha import SiteVerify
@@ -26,6 +28,8 @@ from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
 
+READINESS_TIMEOUT_SECONDS = 3
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -44,6 +48,18 @@ class Services:
     admin: Administration
     login: SignIn
     mail_sender: OutboxSender
+
+    async def readiness(self) -> dict[str, str]:
+        """Each backing service and whether it answers: "ok", or why not."""
+        checks = {"database": "ok"}
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                await self.lookup.ping()
+        except Exception as error:  # any failure means: not ready; say which
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        return checks
 
     async def close(self) -> None:
         await self.lookup.close()

@@ -22,6 +22,15 @@ from portcullis.core.models import Account, AccountStatus, Session
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.stores import from_epoch
 
+# What a dropped or refused connection raises: the pool replaces the connection.
+CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # pg_terminate_backend, shutdown
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
 _QUERY = """
 SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
        s.client_address, s.user_agent,
@@ -83,6 +92,9 @@ class SqliteSessionLookup:
             raise Unavailable() from error
         return _from_row(row) if row else None
 
+    async def ping(self) -> None:
+        await self.find(b"")
+
     async def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -103,12 +115,20 @@ class PostgresSessionLookup:
             try:
                 pool = await self._ensure_pool()
                 row = await pool.fetchrow(self._query, token_hash)
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
+            except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
                 continue
             return _from_row(row) if row else None
         raise AssertionError("unreachable")
+
+    async def ping(self) -> None:
+        """Raises Unavailable unless the database answers."""
+        try:
+            pool = await self._ensure_pool()
+            await pool.fetchval("SELECT 1")
+        except CONNECTION_LOST as error:
+            raise Unavailable() from error
 
     async def _ensure_pool(self) -> asyncpg.Pool:
         # Made on first use, not at start-up, so the service starts (and answers 503)
