@@ -91,6 +91,11 @@ class RunningServer:
     _seen: set[str] = field(default_factory=set)
 
     @property
+    def app(self) -> Any:
+        """The ASGI application being served (to swap a service for a fake)."""
+        return self._server.config.app
+
+    @property
     def outbox(self) -> Path:
         return self.settings.data_dir / "outbox"
 
@@ -121,8 +126,9 @@ class RunningServer:
         self._thread.join(timeout=15)
 
 
-def start_server(settings: Settings) -> RunningServer:
-    sock = free_socket()
+def start_server(settings: Settings, sock: socket.socket | None = None) -> RunningServer:
+    """Serve ``settings`` on ``sock`` (bound beforehand when the settings must name its URL)."""
+    sock = sock or free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(settings), log_level="warning", access_log=False, lifespan="on"
@@ -135,8 +141,9 @@ def start_server(settings: Settings) -> RunningServer:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
-    return RunningServer(settings=settings, url=f"http://127.0.0.1:{port}", _server=server,
-                         _thread=thread)
+    return RunningServer(
+        settings=settings, url=f"http://127.0.0.1:{port}", _server=server, _thread=thread
+    )
 
 
 def add_account(
