@@ -30,6 +30,8 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -84,7 +86,15 @@ class Person:
         field.send_keys(value)
 
     def press(self, button: str) -> None:
+        """Press the button and wait for the page it sends the form to."""
+        old_page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.XPATH, f'//button[normalize-space(.)="{button}"]').click()
+        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
+
+    def follow(self, link: str) -> None:
+        old_page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.LINK_TEXT, link).click()
+        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
 
     @property
     def heading(self) -> str:
@@ -155,7 +165,7 @@ def test_register_activate_sign_in_reset_and_sign_out_everywhere(person: Person)
     person.shot("profile")
 
     person.open("/account/signin")
-    person.driver.find_element(By.LINK_TEXT, "Forgot your password?").click()
+    person.follow("Forgot your password?")
     person.fill("E-mail address", "ada@example.org")
     person.shot("forgot")
     person.press("Send me a link")
