@@ -91,6 +91,11 @@ class RunningServer:
     _seen: set[str] = field(default_factory=set)
 
     @property
+    def app(self) -> Any:
+        """The ASGI application being served (to swap a service for a fake)."""
+        return self._server.config.app
+
+    @property
     def outbox(self) -> Path:
         return self.settings.data_dir / "outbox"
 
@@ -121,8 +126,9 @@ class RunningServer:
         self._thread.join(timeout=15)
 
 
-def start_server(settings: Settings) -> RunningServer:
-    sock = free_socket()
+def start_server(settings: Settings, sock: socket.socket | None = None) -> RunningServer:
+    """Serve ``settings`` on ``sock`` (bound beforehand when the settings must name its URL)."""
+    sock = sock or free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(settings), log_level="warning", access_log=False, lifespan="on"

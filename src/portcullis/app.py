@@ -24,6 +24,8 @@ from portcullis.http.common import BodyTooLarge, json_response
 from portcullis.http.guards import BodyLimit, SafeHeaders
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.services import Services, build_services
+from portcullis.web.pages import AccountPages
+from portcullis.web.render import error_page, is_page, problem_page
 
 log = logging.getLogger("portcullis")
 
@@ -36,12 +38,16 @@ def _is_trackhub(scope: Scope) -> bool:
 
 def error_for(scope: Scope, problem: PortcullisError) -> Response:
     """One place that picks the dialect an error is told in."""
+    if is_page(scope):
+        return problem_page(scope, problem)
     if _is_trackhub(scope):
         return trackhub.error_response(problem)
     return biostudies.error_response(problem)
 
 
 def plain_error_for(scope: Scope, message: str, status_code: int) -> Response:
+    if is_page(scope):
+        return error_page(scope, message, status_code)
     if _is_trackhub(scope):
         return trackhub.error(message, status_code)
     return biostudies.fail(message, status_code)
@@ -108,12 +114,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.close()
 
+    pages = AccountPages(services)
     app = Starlette(
         routes=[
             *BioStudiesApi(services).routes(),
             *TrackHubApi(services).routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *pages.routes(),
         ],
         middleware=[
             Middleware(SafeHeaders),
@@ -131,6 +139,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.account_pages = pages.renderer
     return app
 
 

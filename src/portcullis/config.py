@@ -47,6 +47,16 @@ class Settings(BaseSettings):
 
     captcha_secret: str = ""
     captcha_verify_url: str = "https://www.google.com/recaptcha/api/siteverify"
+    # The widget on the register and forgot-password pages (shown only with a secret set).
+    captcha_site_key: str = ""
+    captcha_script_url: str = "https://www.google.com/recaptcha/api.js"
+    captcha_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["https://www.google.com", "https://www.gstatic.com"]
+    )
+
+    # The account pages' look: a CSS colour for the header and buttons, and its text colour.
+    brand_color: str = Field(default="#1d4f73", pattern=r"^#[0-9a-fA-F]{3,8}$")
+    brand_text_color: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{3,8}$")
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     mail_retry_max_seconds: int = Field(default=600, gt=0)
@@ -65,7 +75,7 @@ class Settings(BaseSettings):
 
     cookie_secure: bool = True
 
-    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", "captcha_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):

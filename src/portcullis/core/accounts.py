@@ -84,6 +84,11 @@ class Accounts:
         self._clock = clock
         self._policy = policy
 
+    @property
+    def password_rules(self) -> tuple[str, ...]:
+        """The password policy in words, for forms to show up front."""
+        return self._password_policy.rules
+
     # --- signing in ---------------------------------------------------------------
 
     async def authenticate(self, login: str, password: str) -> Account:

@@ -128,12 +128,25 @@ def not_personal(password: str, context: PasswordContext) -> Iterable[str]:
 
 
 class PasswordPolicy:
-    def __init__(self, validators: Sequence[Validator]):
+    def __init__(self, validators: Sequence[Validator], rules: Sequence[str] = ()):
         self._validators = validators
+        self._rules = tuple(rules)
 
     @classmethod
     def default(cls, min_length: int) -> PasswordPolicy:
-        return cls([minimum_length(min_length), maximum_length, not_common, not_personal])
+        return cls(
+            [minimum_length(min_length), maximum_length, not_common, not_personal],
+            [
+                f"At least {min_length} characters (at most {MAX_PASSWORD_LENGTH}).",
+                "Not one of the passwords common in lists of breached passwords.",
+                "Not containing your e-mail name or username.",
+            ],
+        )
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The policy in words, one line per validator, to show before a password is chosen."""
+        return self._rules
 
     def problems(self, password: str, context: PasswordContext) -> list[str]:
         """Every reason the password is refused; empty when it is acceptable."""

@@ -65,8 +65,9 @@ class SafeHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.extend(SAFE_HEADERS)
-                if is_api and not any(name == b"cache-control" for name, _ in headers):
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SAFE_HEADERS if h[0] not in present)
+                if is_api and b"cache-control" not in present:
                     headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)

@@ -1,0 +1,125 @@
+"""Templates to responses: every page with the same security headers, errors as pages too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.types import Scope
+
+from portcullis.config import Settings
+from portcullis.core.errors import PortcullisError, TooManyAttempts
+from portcullis.web.words import problems_of, status_of
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+PREFIX = "/account"
+
+
+def content_security_policy(settings: Settings, captcha: bool) -> str:
+    """No inline script or style anywhere; the captcha's origins only when it is shown."""
+    origins = " ".join(settings.captcha_origins) if captcha else ""
+    script = f"'self' {origins}".strip()
+    frame = origins or "'none'"
+    return (
+        "default-src 'self'; "
+        f"script-src {script}; "
+        "style-src 'self'; "
+        "img-src 'self'; "
+        f"frame-src {frame}; "
+        "object-src 'none'; "
+        "base-uri 'none'; "
+        "form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def captcha_enabled(settings: Settings) -> bool:
+    return bool(settings.captcha_secret and settings.captcha_site_key)
+
+
+class Renderer:
+    """Renders the page templates with the product's name and the page headers."""
+
+    def __init__(self, settings: Settings):
+        self._env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        captcha = captcha_enabled(settings)
+        self._env.globals.update(
+            product=settings.product_name,
+            prefix=PREFIX,
+            captcha_site_key=settings.captcha_site_key if captcha else "",
+            captcha_script_url=_https_only(settings.captcha_script_url) if captcha else "",
+        )
+        self.headers = {
+            "Content-Security-Policy": content_security_policy(settings, captcha),
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+        }
+        # The colours are checked as #hex by the settings, so nothing else reaches the CSS.
+        self.theme_css = (
+            f":root {{ --brand: {settings.brand_color}; "
+            f"--brand-text: {settings.brand_text_color}; }}\n"
+        )
+
+    def page(self, template: str, status_code: int = 200, **values: Any) -> Response:
+        for name, default in (("signed_in", False), ("csrf_token", ""), ("notice", None)):
+            values.setdefault(name, default)
+        values.setdefault("problems", [])
+        html = self._env.get_template(template).render(**values)
+        return HTMLResponse(html, status_code, headers=self.headers)
+
+    def error(
+        self, message: str, status_code: int, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        titles = {404: "Page not found", 403: "Not allowed", 429: "Too many attempts"}
+        title = titles.get(status_code, "Something went wrong" if status_code >= 500 else "Error")
+        response = self.page("error.html", status_code, title=title, message=message)
+        response.headers.update(headers or {})
+        return response
+
+
+def _https_only(url: str) -> str:
+    return url if urlsplit(url).scheme == "https" else ""
+
+
+def is_page(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+# What a person is told instead of the framework's terse reasons.
+FRIENDLY = {
+    404: "There is no page at this address. Check the link, or start from the sign-in page.",
+    405: "This page cannot be used that way. Start again from the sign-in page.",
+    500: "Something went wrong on our side. Please try again in a minute.",
+}
+
+
+def problem_page(scope: Scope, problem: PortcullisError) -> Response:
+    """A core error no form caught, as a page."""
+    headers = (
+        {"Retry-After": str(problem.retry_after)} if isinstance(problem, TooManyAttempts) else {}
+    )
+    return error_page(scope, " ".join(problems_of(problem)), status_of(problem), **headers)
+
+
+def error_page(scope: Scope, message: str, status_code: int, **headers: str) -> Response:
+    """An error under /account as a page, from whichever layer caught it."""
+    message = FRIENDLY.get(status_code, message)
+    app = scope.get("app")
+    renderer = getattr(getattr(app, "state", None), "account_pages", None)
+    if isinstance(renderer, Renderer):
+        return renderer.error(message, status_code, headers)
+    return PlainTextResponse(message, status_code, headers=headers)  # before the app is built

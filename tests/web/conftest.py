@@ -1,0 +1,59 @@
+"""A server whose public URL is its own loopback address, so mailed links open its pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SettingsFactory
+from tests.support import RunningServer, free_socket, start_server
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+SiteFactory = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def make_site(settings_for: SettingsFactory) -> Iterator[SiteFactory]:
+    running: list[RunningServer] = []
+
+    def make(**overrides: Any) -> RunningServer:
+        sock = free_socket()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        overrides = {"public_url": url, "cookie_secure": False, **overrides}
+        server = start_server(settings_for(**overrides), sock)
+        running.append(server)
+        return server
+
+    yield make
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
+def site(make_site: SiteFactory) -> RunningServer:
+    return make_site()
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF_FIELD.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def submit(
+    client: httpx.Client, page: str, action: str | None = None, **fields: str
+) -> httpx.Response:
+    """Open ``page`` and send its form (to ``action``, else to the page) with ``fields``."""
+    token = csrf_of(client.get(page))
+    return client.post(action or page, data={"csrf_token": token, **fields})
+
+
+def sign_in(client: httpx.Client, login: str, password: str) -> httpx.Response:
+    answer = submit(client, "/account/signin", login=login, password=password)
+    assert answer.status_code == 303, answer.text
+    return answer

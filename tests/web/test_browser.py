@@ -1,0 +1,243 @@
+"""End to end in headless Chromium against the service on loopback, with screenshots.
+
+Each page the journey passes is saved as a PNG, at desktop and phone widths, under
+artifacts/screenshots/ (kept by CI as artefacts).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import PASSWORD, RunningServer, login
+from tests.web.conftest import SiteFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WIDTHS = {"desktop": 1280, "phone": 390}
+NEW_PASSWORD = "a brand new passphrase"
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)",
+)
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def database_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """The browser journey on SQLite only: the storage is proven by the other tests."""
+    path = tmp_path / "data" / "portcullis.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Person:
+    """A person at the browser: opens pages, fills labelled fields, presses buttons, looks."""
+
+    def __init__(self, driver: WebDriver, site: RunningServer):
+        self.driver = driver
+        self.site = site
+
+    def open(self, path_or_url: str) -> None:
+        url = path_or_url if "://" in path_or_url else self.site.url + path_or_url
+        self.driver.get(url)
+
+    def fill(self, label: str, value: str) -> None:
+        found = self.driver.find_element(By.XPATH, f'//label[normalize-space(.)="{label}"]')
+        field = self.driver.find_element(By.ID, found.get_attribute("for") or "")
+        field.clear()
+        field.send_keys(value)
+
+    def press(self, button: str) -> None:
+        """Press the button and wait for the page it sends the form to."""
+        old_page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.XPATH, f'//button[normalize-space(.)="{button}"]').click()
+        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
+
+    def follow(self, link: str) -> None:
+        old_page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.LINK_TEXT, link).click()
+        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
+
+    @property
+    def heading(self) -> str:
+        return str(self.driver.find_element(By.TAG_NAME, "h1").text)
+
+    @property
+    def text(self) -> str:
+        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+
+    @property
+    def path(self) -> str:
+        return str(self.driver.current_url).removeprefix(self.site.url)
+
+    def shot(self, name: str) -> None:
+        """Save the whole page at each width, then go back to the desktop width."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for device, width in WIDTHS.items():
+            self.driver.set_window_size(width, 900)
+            height = self.driver.execute_script("return document.documentElement.scrollHeight")
+            self.driver.set_window_size(width, max(600, int(height) + 120))
+            self.driver.save_screenshot(str(SHOTS / f"{name}-{device}.png"))
+        self.driver.set_window_size(WIDTHS["desktop"], 900)
+
+    def sign_in(self, who: str, password: str) -> None:
+        self.open("/account/signin")
+        self.fill("E-mail address or username", who)
+        self.fill("Password", password)
+        self.press("Sign in")
+
+
+@pytest.fixture
+def person(browser: WebDriver, make_site: SiteFactory) -> Person:
+    return Person(browser, make_site(product_name="Portcullis"))
+
+
+def session_token(person: Person) -> str:
+    cookie = person.driver.get_cookie("portcullis-session")
+    assert cookie is not None
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    return str(cookie["value"])
+
+
+def alive(site: RunningServer, token: str) -> bool:
+    with site.client() as api:
+        return api.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 200
+
+
+def test_register_activate_sign_in_reset_and_sign_out_everywhere(person: Person) -> None:
+    site = person.site
+    person.open("/account/register")
+    assert person.heading == "Register" and "At least 8 characters" in person.text
+    person.fill("Full name", "Ada Lovelace")
+    person.fill("E-mail address", "ada@example.org")
+    person.fill("Password", PASSWORD)
+    person.shot("register")
+    person.press("Register")
+    assert person.heading == "Check your mail"
+    person.shot("register-check-mail")
+
+    person.open(site.wait_for_mail("ada@example.org", "Activation").link)
+    assert person.heading == "Account activated"
+    person.shot("activated")
+
+    person.sign_in("ada@example.org", PASSWORD)
+    assert person.path == "/account/profile"
+    assert "Ada Lovelace" in person.text and "This browser" in person.text
+    first_session = session_token(person)
+    person.shot("profile")
+
+    person.open("/account/signin")
+    person.follow("Forgot your password?")
+    person.fill("E-mail address", "ada@example.org")
+    person.shot("forgot")
+    person.press("Send me a link")
+    assert person.heading == "Check your mail" and "If an account uses that address" in person.text
+    person.shot("forgot-check-mail")
+
+    reset_link = site.wait_for_mail("ada@example.org", "Reset").link
+    person.open(reset_link)
+    assert person.heading == "Set a new password" and "At least 8 characters" in person.text
+    person.shot("reset")
+    person.fill("New password", "password")
+    person.press("Set the new password")
+    assert "too common" in person.text and "must not contain" not in person.text
+    person.fill("New password", "ada")
+    person.press("Set the new password")
+    assert "at least 8 characters" in person.text and "must not contain" in person.text
+    person.shot("reset-rules-failing")
+    person.fill("New password", NEW_PASSWORD)
+    person.press("Set the new password")
+    assert person.heading == "Sign in" and "signed out everywhere" in person.text
+    person.shot("reset-done")
+
+    assert not alive(site, first_session)
+    person.open("/account/profile")
+    assert person.path == "/account/signin"
+
+    person.sign_in("ada@example.org", NEW_PASSWORD)
+    assert person.path == "/account/profile"
+    with site.client() as api:
+        other = login(api, "ada@example.org", NEW_PASSWORD)
+    person.open("/account/profile")
+    assert person.text.count("End this session") == 2
+    person.shot("profile-two-sessions")
+    this_session = session_token(person)
+    person.press("Sign out everywhere")
+    assert person.heading == "Sign in" and "signed out everywhere" in person.text
+    person.shot("signed-out-everywhere")
+    assert not alive(site, this_session) and not alive(site, other)
+
+
+def test_error_pages(person: Person) -> None:
+    site = person.site
+    person.open("/account/register")
+    person.fill("Full name", "Ada Lovelace")
+    person.fill("E-mail address", "not-an-address@nowhere")
+    person.fill("Password", "qwerty")
+    # The browser's own checks would stop an invalid address: the server's words are the test.
+    person.driver.execute_script("document.forms[0].noValidate = true")
+    person.press("Register")
+    assert "The provided email is not valid" in person.text and "too common" in person.text
+    person.shot("register-problems")
+
+    person.fill("E-mail address", "ada@example.org")
+    person.fill("Password", PASSWORD)
+    person.press("Register")
+    link = site.wait_for_mail("ada@example.org", "Activation").link
+    person.open(link)
+    person.open(link)
+    assert person.heading == "Activation link not valid"
+    assert "already been used or has expired" in person.text
+    person.shot("activation-used")
+
+    person.sign_in("ada@example.org", "not my password")
+    assert "The e-mail address, username or password is wrong." in person.text
+    person.shot("signin-wrong-password")
+
+    person.open("/account/password/reset/no-such-key")
+    person.fill("New password", NEW_PASSWORD)
+    person.press("Set the new password")
+    assert "already been used or has expired" in person.text
+    person.shot("reset-link-used")
+
+    person.open("/account/no-such-page")
+    assert person.heading == "Page not found"
+    person.shot("not-found")

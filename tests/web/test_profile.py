@@ -1,0 +1,146 @@
+"""GET /account/profile, change password, end one session, sign out everywhere."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from portcullis.config import Settings
+from tests.support import PASSWORD, RunningServer, add_account, grant
+from tests.web.conftest import sign_in, submit
+
+
+@pytest.fixture
+def ada(settings: Settings, site: RunningServer) -> None:
+    add_account(site.settings, "ada@example.org", username="ada", full_name="Ada Lovelace")
+    grant(site.settings, "ada@example.org", "S-BSST1")
+
+
+def tokens_alive(site: RunningServer, *clients: httpx.Client) -> list[bool]:
+    with site.client() as api:
+        return [
+            api.get(
+                "/auth/profile",
+                headers={"X-Session-Token": c.cookies.get("portcullis-session", "-")},
+            ).status_code
+            == 200
+            for c in clients
+        ]
+
+
+class TestProfile:
+    def test_needs_a_session(self, site: RunningServer) -> None:
+        with site.client() as client:
+            answer = client.get("/account/profile")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/account/signin"
+
+    def test_shows_the_account_and_its_live_sessions(self, site: RunningServer, ada: None) -> None:
+        with (
+            site.client(headers={"User-Agent": "Phone Browser/1.0"}) as phone,
+            site.client(headers={"User-Agent": "Desk Browser/2.0"}) as desk,
+        ):
+            sign_in(phone, "ada", PASSWORD)
+            sign_in(desk, "ada@example.org", PASSWORD)
+            page = desk.get("/account/profile")
+        assert page.status_code == 200
+        for shown in (
+            "Ada Lovelace",
+            "ada@example.org",
+            "S-BSST1",
+            "not given",
+            "This browser",
+            "Desk Browser/2.0",
+            "Phone Browser/1.0",
+            "127.0.0.1",
+            "End this session",
+            "Sign out everywhere",
+        ):
+            assert shown in page.text, shown
+        assert page.text.count("End this session") == 2
+
+    def test_end_another_session(self, site: RunningServer, ada: None) -> None:
+        with site.client() as phone, site.client() as desk:
+            sign_in(phone, "ada", PASSWORD)
+            sign_in(desk, "ada", PASSWORD)
+            page = desk.get("/account/profile").text
+            other = [sid for sid in _session_ids(page) if f"{sid}/end" in page][-1]
+            answer = submit(desk, "/account/profile", f"/account/sessions/{other}/end")
+            assert answer.headers["location"] == "/account/profile?done=session-ended"
+            assert "That session has ended." in desk.get(answer.headers["location"]).text
+            assert tokens_alive(site, desk, phone) == [True, False]
+
+    def test_end_this_session_signs_out(self, site: RunningServer, ada: None) -> None:
+        with site.client() as desk:
+            sign_in(desk, "ada", PASSWORD)
+            current = _session_ids(desk.get("/account/profile").text)[0]
+            token = desk.cookies["portcullis-session"]
+            answer = submit(desk, "/account/profile", f"/account/sessions/{current}/end")
+            assert answer.headers["location"] == "/account/signin?done=signed-out"
+        with site.client() as api:
+            assert api.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+
+    def test_sign_out_everywhere(self, site: RunningServer, ada: None) -> None:
+        with site.client() as phone, site.client() as desk:
+            sign_in(phone, "ada", PASSWORD)
+            sign_in(desk, "ada", PASSWORD)
+            phone_token = phone.cookies["portcullis-session"]
+            answer = submit(desk, "/account/profile", "/account/sessions/end-all")
+            assert answer.headers["location"] == "/account/signin?done=signed-out-everywhere"
+            assert "signed out everywhere" in desk.get(answer.headers["location"]).text
+            assert phone.get("/account/profile").status_code == 303
+        with site.client() as api:
+            assert (
+                api.get("/auth/profile", headers={"X-Session-Token": phone_token}).status_code
+                == 401
+            )
+
+
+class TestChangePassword:
+    def test_asks_for_the_current_password(self, site: RunningServer, ada: None) -> None:
+        with site.client() as client:
+            sign_in(client, "ada", PASSWORD)
+            answer = submit(
+                client,
+                "/account/profile",
+                "/account/profile/password",
+                current_password="wrong one!",
+                new_password="a fresh passphrase",
+            )
+        assert answer.status_code == 401
+        assert "The current password is wrong." in answer.text
+        assert "Ada Lovelace" in answer.text
+
+    def test_lists_every_failed_rule(self, site: RunningServer, ada: None) -> None:
+        with site.client() as client:
+            sign_in(client, "ada", PASSWORD)
+            answer = submit(
+                client,
+                "/account/profile",
+                "/account/profile/password",
+                current_password=PASSWORD,
+                new_password="qwerty",
+            )
+        assert answer.status_code == 400
+        assert "at least 8 characters" in answer.text and "too common" in answer.text
+
+    def test_then_signed_out_everywhere(self, site: RunningServer, ada: None) -> None:
+        with site.client() as phone, site.client() as desk:
+            sign_in(phone, "ada", PASSWORD)
+            sign_in(desk, "ada", PASSWORD)
+            answer = submit(
+                desk,
+                "/account/profile",
+                "/account/profile/password",
+                current_password=PASSWORD,
+                new_password="a fresh passphrase",
+            )
+            assert answer.headers["location"] == "/account/signin?done=password-changed"
+            assert tokens_alive(site, desk, phone) == [False, False]
+            sign_in(desk, "ada", "a fresh passphrase")
+
+
+def _session_ids(page: str) -> list[str]:
+    return re.findall(r'action="/account/sessions/([^/"]+)/end"', page)

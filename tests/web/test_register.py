@@ -1,0 +1,78 @@
+"""GET/POST /account/register, /account/register/check-mail, GET /account/activate/{key}."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support import PASSWORD, RunningServer
+from tests.web.conftest import SiteFactory, sign_in, submit
+
+NEW = {"name": "Ada Lovelace", "email": "ada@example.org", "password": PASSWORD}
+
+
+def register(client: httpx.Client, **fields: str) -> httpx.Response:
+    return submit(client, "/account/register", **{**NEW, **fields})
+
+
+class TestRegister:
+    def test_page_shows_the_password_rules_up_front(self, site: RunningServer) -> None:
+        with site.client() as client:
+            page = client.get("/account/register")
+        assert page.status_code == 200
+        assert "At least 8 characters" in page.text
+        assert "breached passwords" in page.text
+        for field in ("name", "email", "username", "orcid", "password"):
+            assert f'<label for="{field}">' in page.text
+
+    def test_then_check_your_mail_and_the_link_opens_the_activation_page(
+        self, site: RunningServer
+    ) -> None:
+        with site.client() as client:
+            answer = register(client)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/account/register/check-mail"
+            assert "Check your mail" in client.get(answer.headers["location"]).text
+            mail = site.wait_for_mail("ada@example.org", "Activation")
+            assert mail.link.startswith(f"{site.url}/account/activate/")
+            landing = client.get(mail.link)
+            assert landing.status_code == 200
+            assert "Account activated" in landing.text
+            sign_in(client, "ada@example.org", PASSWORD)
+
+    def test_a_used_link_says_so(self, site: RunningServer) -> None:
+        with site.client() as client:
+            register(client)
+            link = site.wait_for_mail("ada@example.org").link
+            assert client.get(link).status_code == 200
+            again = client.get(link)
+        assert again.status_code == 400
+        assert "already been used or has expired" in again.text
+
+    def test_every_problem_is_listed_at_once_and_values_kept(self, site: RunningServer) -> None:
+        with site.client() as client:
+            answer = register(client, email="not an address", orcid="123", password="short")
+        assert answer.status_code == 400
+        assert "The provided email is not valid" in answer.text
+        assert "The provided ORCID is not valid" in answer.text
+        assert "at least 8 characters" in answer.text
+        assert 'value="Ada Lovelace"' in answer.text
+        assert "short" not in answer.text.split("<main>")[1].split("rules")[0]
+
+    def test_no_captcha_widget_unless_configured(self, site: RunningServer) -> None:
+        with site.client() as client:
+            page = client.get("/account/register")
+        assert "<script" not in page.text and "data-sitekey" not in page.text
+        assert "google" not in page.headers["content-security-policy"]
+
+    def test_captcha_widget_and_its_origins_when_configured(self, make_site: SiteFactory) -> None:
+        site = make_site(captcha_secret="s3cret", captcha_site_key="site-key-1")
+        with site.client() as client:
+            page = client.get("/account/register")
+            refused = register(client)
+        assert 'data-sitekey="site-key-1"' in page.text
+        assert '<script src="https://www.google.com/recaptcha/api.js"' in page.text
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' https://www.google.com https://www.gstatic.com;" in policy
+        assert "frame-src https://www.google.com https://www.gstatic.com;" in policy
+        assert refused.status_code == 400
+        assert "not a robot" in refused.text

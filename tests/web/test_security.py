@@ -1,0 +1,116 @@
+"""CSRF refusal, the page headers, and errors under /account as pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PASSWORD, RunningServer, add_account
+from tests.web.conftest import SiteFactory, csrf_of, sign_in
+
+PAGES = [
+    "/account/signin",
+    "/account/register",
+    "/account/password/forgot",
+    "/account/password/reset/some-key",
+    "/account/activate/some-key",
+    "/account/register/check-mail",
+    "/account/password/forgot/check-mail",
+    "/account/no-such-page",
+]
+FORMS = [
+    "/account/signin",
+    "/account/signout",
+    "/account/register",
+    "/account/password/forgot",
+    "/account/password/reset/some-key",
+    "/account/profile/password",
+    "/account/sessions/end-all",
+    "/account/sessions/abc/end",
+]
+
+
+class TestCsrf:
+    @pytest.mark.parametrize("action", FORMS)
+    def test_every_form_refuses_a_post_without_the_token(
+        self, site: RunningServer, action: str
+    ) -> None:
+        with site.client() as client:
+            client.get("/account/signin")  # has the nonce cookie, not the field
+            answer = client.post(action, data={"login": "x", "password": "y"})
+        assert answer.status_code == 403
+        assert "nothing was done" in answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+
+    def test_a_token_from_another_browser_is_refused(self, site: RunningServer) -> None:
+        add_account(site.settings, "ada@example.org")
+        with site.client() as attacker, site.client() as victim:
+            token = csrf_of(attacker.get("/account/signin"))
+            victim.get("/account/signin")
+            answer = victim.post(
+                "/account/signin",
+                data={"csrf_token": token, "login": "ada@example.org", "password": PASSWORD},
+            )
+        assert answer.status_code == 403
+
+    def test_a_signed_in_browser_is_not_signed_out_by_a_cross_site_post(
+        self, site: RunningServer
+    ) -> None:
+        add_account(site.settings, "ada@example.org")
+        with site.client() as client:
+            sign_in(client, "ada@example.org", PASSWORD)
+            assert client.post("/account/sessions/end-all", data={}).status_code == 403
+            assert client.get("/account/profile").status_code == 200
+
+
+class TestHeaders:
+    @pytest.mark.parametrize("path", PAGES)
+    def test_every_page_has_the_policy(self, site: RunningServer, path: str) -> None:
+        with site.client() as client:
+            answer = client.get(path)
+        assert answer.headers["content-type"].startswith("text/html")
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert answer.headers.get_list("referrer-policy") == ["no-referrer"]
+        assert answer.headers["cache-control"] == "no-store"
+        assert "<script" not in answer.text and "style=" not in answer.text
+
+    def test_no_external_resources(self, site: RunningServer) -> None:
+        with site.client() as client:
+            page = client.get("/account/signin").text
+            css = client.get("/account/static/portcullis.css")
+        assert "http://" not in page and "https://" not in page
+        assert css.status_code == 200 and "url(" not in css.text
+
+    def test_brand_from_settings(self, make_site: SiteFactory) -> None:
+        site = make_site(product_name="BioStudies", brand_color="#123abc")
+        with site.client() as client:
+            assert "<title>Sign in · BioStudies</title>" in client.get("/account/signin").text
+            assert "--brand: #123abc;" in client.get("/account/theme.css").text
+
+
+class TestErrorPages:
+    def test_not_found_is_a_page(self, site: RunningServer) -> None:
+        with site.client() as client:
+            answer = client.get("/account/no-such-page")
+        assert answer.status_code == 404
+        assert "<h1>Page not found</h1>" in answer.text
+
+    def test_unexpected_error_is_a_page(self, site: RunningServer) -> None:
+        add_account(site.settings, "ada@example.org")
+
+        async def broken(account_id: int) -> None:
+            raise RuntimeError("boom")
+
+        with site.client() as client:
+            sign_in(client, "ada@example.org", PASSWORD)
+            site.app.state.services.sessions.list = broken
+            answer = client.get("/account/profile")
+        assert answer.status_code == 500
+        assert "Something went wrong on our side" in answer.text and "boom" not in answer.text
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+
+    def test_api_errors_stay_json(self, site: RunningServer) -> None:
+        with site.client() as client:
+            assert client.get("/auth/nope").status_code == 404
+            assert client.get("/auth/profile").json()["status"] == "FAIL"
