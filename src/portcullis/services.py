@@ -11,7 +11,9 @@ from portcullis.captcha import SiteVerify
 from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
+from portcullis.core.audit import AuditTrail
 from portcullis.core.keys import Keys, Links
+from portcullis.core.lockout import Lockout, LockoutPolicy
 from portcullis.core.models import KeyPurpose
 from portcullis.core.passwords import PasswordHasher, PasswordPolicy
 from portcullis.core.sessions import SessionPolicy, Sessions
@@ -24,6 +26,7 @@ from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.stores import SqlUnitOfWork
+from portcullis.throttling import LimitsRateLimiter, StorageCounters, rules_of, storage_for
 
 
 class SystemClock:
@@ -43,6 +46,8 @@ class Services:
     admin: Administration
     login: SignIn
     mail_sender: OutboxSender
+    audit: AuditTrail
+    limiter: LimitsRateLimiter
 
     async def close(self) -> None:
         await self.lookup.close()
@@ -71,6 +76,18 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         settings.effective_hash_concurrency,
     )
     password_policy = PasswordPolicy.default(settings.password_min_length)
+    audit = AuditTrail(unit_of_work, clock)
+    limits_storage = storage_for(settings)
+    limiter = LimitsRateLimiter(limits_storage, rules_of(settings))
+    lockout = Lockout(
+        StorageCounters(limits_storage),
+        LockoutPolicy(
+            threshold=settings.login_lockout_threshold,
+            base_seconds=settings.login_lockout_base_seconds,
+            max_seconds=settings.login_lockout_max_seconds,
+            daily_failures=settings.login_lockout_daily_failures,
+        ),
+    )
     keys = Keys(
         secret_hasher,
         clock,
@@ -97,6 +114,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             require_activation=settings.require_activation,
             reveal_existing_registration=settings.reveal_existing_registration,
         ),
+        audit,
+        limiter,
     )
     sessions = Sessions(
         unit_of_work,
@@ -107,6 +126,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             lifetime=timedelta(seconds=settings.session_lifetime_seconds),
             idle=timedelta(seconds=settings.session_idle_seconds),
         ),
+        audit,
     )
     sender = OutboxSender(
         SqlMailQueue(engine),
@@ -124,7 +144,9 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hasher=hasher,
         accounts=accounts,
         sessions=sessions,
-        admin=Administration(unit_of_work, hasher, password_policy, clock),
-        login=SignIn(accounts, sessions),
+        admin=Administration(unit_of_work, hasher, password_policy, clock, sessions, audit),
+        login=SignIn(accounts, sessions, lockout, audit),
         mail_sender=sender,
+        audit=audit,
+        limiter=limiter,
     )
