@@ -135,8 +135,9 @@ def start_server(settings: Settings) -> RunningServer:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
-    return RunningServer(settings=settings, url=f"http://127.0.0.1:{port}", _server=server,
-                         _thread=thread)
+    return RunningServer(
+        settings=settings, url=f"http://127.0.0.1:{port}", _server=server, _thread=thread
+    )
 
 
 def add_account(

@@ -14,8 +14,13 @@ BAD_LOGIN = fail_body("Invalid email address or password.")
 
 @pytest.fixture
 def account(settings: Settings) -> None:
-    add_account(settings, "Admin_User@Example.org", username="admin_user", full_name="Admin User",
-                superuser=True)
+    add_account(
+        settings,
+        "Admin_User@Example.org",
+        username="admin_user",
+        full_name="Admin User",
+        superuser=True,
+    )
     grant(settings, "admin_user@example.org", "S-BSST1")
 
 
@@ -25,13 +30,16 @@ class TestLogin:
         body = f'{{ "login": "admin_user@example.org", "password": "{PASSWORD}" }}'
         with server.client() as client:
             answer = client.post(
-                "/auth/login", content=body,
+                "/auth/login",
+                content=body,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
         assert answer.status_code == 200
         profile = answer.json()
         assert profile["sessid"] and len(profile["sessid"]) >= 43
-        assert {k: v for k, v in profile.items() if k not in ("sessid", "secret", "lastActivity")} == {
+        assert {
+            k: v for k, v in profile.items() if k not in ("sessid", "secret", "lastActivity")
+        } == {
             "email": "admin_user@example.org",
             "username": "admin_user",
             "fullname": "Admin User",
@@ -44,9 +52,12 @@ class TestLogin:
         assert profile["secret"]
         assert answer.headers["cache-control"] == "no-store"
 
-    @pytest.mark.parametrize("who", ["admin_user", "ADMIN_USER@example.org", " admin_user@example.org "])
-    def test_by_username_or_email_in_any_case(self, server: RunningServer, account: None,
-                                              who: str) -> None:
+    @pytest.mark.parametrize(
+        "who", ["admin_user", "ADMIN_USER@example.org", " admin_user@example.org "]
+    )
+    def test_by_username_or_email_in_any_case(
+        self, server: RunningServer, account: None, who: str
+    ) -> None:
         with server.client() as client:
             answer = client.post("/auth/signin", json={"login": who, "password": PASSWORD})
         assert answer.status_code == 200, answer.text
@@ -57,16 +68,25 @@ class TestLogin:
             first, second = login(client, "admin_user"), login(client, "admin_user")
             assert first != second
             client.post("/auth/logout", json={"sessid": first})
-            assert client.get("/auth/profile", headers={"X-Session-Token": first}).status_code == 401
-            assert client.get("/auth/profile", headers={"X-Session-Token": second}).status_code == 200
+            assert (
+                client.get("/auth/profile", headers={"X-Session-Token": first}).status_code == 401
+            )
+            assert (
+                client.get("/auth/profile", headers={"X-Session-Token": second}).status_code == 200
+            )
 
     @pytest.mark.parametrize(
         ("who", "password"),
-        [("admin_user", "wrong password!"), ("nobody@example.org", PASSWORD), ("", ""),
-         ("admin_user", "x" * 5000)],
+        [
+            ("admin_user", "wrong password!"),
+            ("nobody@example.org", PASSWORD),
+            ("", ""),
+            ("admin_user", "x" * 5000),
+        ],
     )
-    def test_failures_all_look_alike(self, server: RunningServer, account: None, who: str,
-                                     password: str) -> None:
+    def test_failures_all_look_alike(
+        self, server: RunningServer, account: None, who: str, password: str
+    ) -> None:
         with server.client() as client:
             answer = client.post("/auth/login", json={"login": who, "password": password})
         assert answer.status_code == 401
@@ -83,8 +103,9 @@ class TestLogin:
 
 
 class TestProfile:
-    def test_token_from_header_cookie_or_parameter(self, server: RunningServer,
-                                                   account: None) -> None:
+    def test_token_from_header_cookie_or_parameter(
+        self, server: RunningServer, account: None
+    ) -> None:
         with server.client() as client:
             token = login(client, "admin_user")
         cookie = server.settings.session_cookie_name
@@ -102,11 +123,17 @@ class TestProfile:
 
     @pytest.mark.parametrize(
         "headers",
-        [{}, {"X-Session-Token": "nonsense"}, {"X-Session-Token": "x" * 10_000},
-         {"X-Session-Token": "ünïcödé".encode()}, {"X-Session-Token": b"\xff\xfe"}],
+        [
+            {},
+            {"X-Session-Token": "nonsense"},
+            {"X-Session-Token": "x" * 10_000},
+            {"X-Session-Token": "ünïcödé".encode()},
+            {"X-Session-Token": b"\xff\xfe"},
+        ],
     )
-    def test_missing_or_bad_token_is_401(self, server: RunningServer, headers: dict[str, Any]
-                                         ) -> None:
+    def test_missing_or_bad_token_is_401(
+        self, server: RunningServer, headers: dict[str, Any]
+    ) -> None:
         with server.client() as client:
             answer = client.get("/auth/profile", headers=headers)
         assert answer.status_code == 401
@@ -117,16 +144,25 @@ class TestLogout:
     def test_by_sessid_in_body(self, server: RunningServer, account: None) -> None:
         with server.client() as client:
             token = login(client, "admin_user")
-            answer = client.post("/auth/logout", content=f'{{ "sessid": "{token}" }}',
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = client.post(
+                "/auth/logout",
+                content=f'{{ "sessid": "{token}" }}',
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             assert answer.status_code == 200
-            assert client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+            assert (
+                client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+            )
 
     def test_by_header_with_signout_alias(self, server: RunningServer, account: None) -> None:
         with server.client() as client:
             token = login(client, "admin_user")
-            assert client.post("/auth/signout", headers={"X-Session-Token": token}).status_code == 200
-            assert client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+            assert (
+                client.post("/auth/signout", headers={"X-Session-Token": token}).status_code == 200
+            )
+            assert (
+                client.get("/auth/profile", headers={"X-Session-Token": token}).status_code == 401
+            )
 
     def test_is_idempotent(self, server: RunningServer) -> None:
         with server.client() as client:
