@@ -188,3 +188,28 @@ def fail_body(message: str, *problems: str) -> dict[str, Any]:
 
 def iter_database_files(folder: Path) -> Iterator[Path]:
     yield from (p for p in folder.rglob("*") if p.is_file() and ".db" in p.name)
+
+
+def audit_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every row of the audit table, raw, oldest first."""
+    from sqlalchemy import select
+
+    from portcullis.storage.tables import audit_log
+
+    async def read() -> list[dict[str, Any]]:
+        services = build_services(settings)
+        try:
+            async with services.engine.connect() as connection:
+                result = await connection.execute(select(audit_log).order_by(audit_log.c.id))
+                return [dict(row._mapping) for row in result]
+        finally:
+            await services.close()
+
+    return asyncio.run(read())
+
+
+def wrong_logins(client: httpx.Client, who: str, times: int) -> list[httpx.Response]:
+    return [
+        client.post("/auth/login", json={"login": who, "password": "not the password"})
+        for _ in range(times)
+    ]
