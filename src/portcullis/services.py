@@ -26,7 +26,7 @@ from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.stores import SqlUnitOfWork
-from portcullis.throttling import LimitsRateLimiter, StorageCounters, rules_of, storage_for
+from portcullis.throttling import LimitsRateLimiter, LimitsStore, StorageCounters, rules_of
 
 
 class SystemClock:
@@ -48,8 +48,10 @@ class Services:
     mail_sender: OutboxSender
     audit: AuditTrail
     limiter: LimitsRateLimiter
+    limits_store: LimitsStore
 
     async def close(self) -> None:
+        await self.limits_store.close()
         await self.lookup.close()
         await self.engine.dispose()
         self.hasher.close()
@@ -77,10 +79,10 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     )
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)
-    limits_storage = storage_for(settings)
-    limiter = LimitsRateLimiter(limits_storage, rules_of(settings))
+    limits_store = LimitsStore(settings)
+    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
     lockout = Lockout(
-        StorageCounters(limits_storage),
+        StorageCounters(limits_store.storage),
         LockoutPolicy(
             threshold=settings.login_lockout_threshold,
             base_seconds=settings.login_lockout_base_seconds,
@@ -149,4 +151,5 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         mail_sender=sender,
         audit=audit,
         limiter=limiter,
+        limits_store=limits_store,
     )

@@ -18,6 +18,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
 
 from portcullis.config import Settings
 from portcullis.core.errors import TooManyAttempts, Unavailable
@@ -29,17 +30,31 @@ T = TypeVar("T")
 REDIS_TIMEOUT_SECONDS = 1.0
 
 
-def storage_for(settings: Settings) -> Storage:
-    if not settings.redis_url:
-        return MemoryStorage()
-    return RedisStorage(
-        f"async+{settings.redis_url}",
-        implementation="redispy",
-        key_prefix=settings.redis_key_prefix,
-        wrap_exceptions=True,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-    )
+class LimitsStore:
+    """The ``limits`` storage the settings name, and what it takes to close it."""
+
+    def __init__(self, settings: Settings):
+        self._pool: ConnectionPool | None = None
+        if not settings.redis_url:
+            self.storage: Storage = MemoryStorage()
+            return
+        # Our own pool, so the connections can be closed when the app stops.
+        self._pool = ConnectionPool.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self.storage = RedisStorage(
+            f"async+{settings.redis_url}",
+            implementation="redispy",
+            key_prefix=settings.redis_key_prefix,
+            wrap_exceptions=True,
+            connection_pool=self._pool,  # type: ignore[arg-type]
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 async def _guarded(call: Callable[[], Awaitable[T]]) -> T:
