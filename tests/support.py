@@ -126,7 +126,12 @@ def start_server(settings: Settings) -> RunningServer:
     sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+        create_app(settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # As `portcullis serve`: the app, not uvicorn, decides what X-Forwarded-For means.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
