@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 
 from portcullis.config import Settings
@@ -133,3 +134,26 @@ def make_server() -> Iterator[Callable[[Settings], RunningServer]]:
 @pytest.fixture
 def server(settings: Settings, make_server: Callable[[Settings], RunningServer]) -> RunningServer:
     return make_server(settings)
+
+
+def _redis_unreachable() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (redis.RedisError, OSError) as error:
+        return f"Redis not reachable at {REDIS_URL}: {error}"
+    return None
+
+
+@pytest.fixture
+def redis_settings() -> Iterator[dict[str, str]]:
+    """Settings that put the counters in the test Redis, under a key prefix of this test's."""
+    reason = _redis_unreachable()
+    if reason:
+        pytest.skip(reason)
+    prefix = f"portcullis-test-{uuid.uuid4().hex[:12]}"
+    yield {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

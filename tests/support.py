@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import re
@@ -131,7 +132,12 @@ def start_server(settings: Settings, sock: socket.socket | None = None) -> Runni
     sock = sock or free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+        create_app(settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # As `portcullis serve`: the app, not uvicorn, decides what X-Forwarded-For means.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -194,3 +200,82 @@ def fail_body(message: str, *problems: str) -> dict[str, Any]:
 
 def iter_database_files(folder: Path) -> Iterator[Path]:
     yield from (p for p in folder.rglob("*") if p.is_file() and ".db" in p.name)
+
+
+def audit_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every row of the audit table, raw, oldest first."""
+    from sqlalchemy import select
+
+    from portcullis.storage.tables import audit_log
+
+    async def read() -> list[dict[str, Any]]:
+        services = build_services(settings)
+        try:
+            async with services.engine.connect() as connection:
+                result = await connection.execute(select(audit_log).order_by(audit_log.c.id))
+                return [dict(row._mapping) for row in result]
+        finally:
+            await services.close()
+
+    return asyncio.run(read())
+
+
+def wrong_logins(client: httpx.Client, who: str, times: int) -> list[httpx.Response]:
+    return [
+        client.post("/auth/login", json={"login": who, "password": "not the password"})
+        for _ in range(times)
+    ]
+
+
+class TcpRelay:
+    """Relays a loopback port to a TCP server; ``cut`` and ``restore`` play an outage."""
+
+    def __init__(self, host: str, port: int):
+        self._target = (host, port)
+        self._listener = free_socket()
+        self.port = int(self._listener.getsockname()[1])
+        self._open: list[socket.socket] = []
+        self._start()
+
+    def _start(self) -> None:
+        self._listener.listen()
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                inbound, _ = listener.accept()
+            except OSError:
+                return
+            outbound = socket.create_connection(self._target)
+            self._open += [inbound, outbound]
+            for a, b in ((inbound, outbound), (outbound, inbound)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        # shutdown, not just close: it wakes the thread blocked in accept (Linux).
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._open.clear()
+
+    def restore(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", self.port))
+        self._start()

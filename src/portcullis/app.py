@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,7 +22,14 @@ from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
-from portcullis.http.guards import BodyLimit, SafeHeaders
+from portcullis.http.guards import (
+    AddressLimits,
+    BodyLimit,
+    CatchAll,
+    ClientAddress,
+    SafeHeaders,
+    parse_networks,
+)
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.services import Services, build_services
 from portcullis.web.pages import AccountPages
@@ -76,9 +84,8 @@ async def on_database_error(request: Request, exc: Exception) -> Response:
     return error_for(request.scope, Unavailable())
 
 
-async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return plain_error_for(request.scope, "Internal error.", 500)
+def internal_error(scope: Scope) -> Response:
+    return plain_error_for(scope, "Internal error.", 500)
 
 
 async def healthz(request: Request) -> Response:
@@ -123,8 +130,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/readyz", readyz),
             *pages.routes(),
         ],
+        # Outermost first. SafeHeaders sees every answer, CORS preflights and errors too.
         middleware=[
             Middleware(SafeHeaders),
+            Middleware(CatchAll, internal_error=internal_error),
+            *cors(settings),
+            Middleware(ClientAddress, trusted=parse_networks(settings.trusted_proxies)),
+            Middleware(AddressLimits, limiter=services.limiter, error_for=error_for),
             Middleware(BodyLimit, limit=settings.max_body_bytes, too_large=too_large),
         ],
         exception_handlers={
@@ -134,7 +146,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             OperationalError: on_database_error,
             InterfaceError: on_database_error,
             OSError: on_database_error,  # a refused or dropped connection to a backing service
-            Exception: on_unexpected,
         },
         lifespan=lifespan,
     )
@@ -143,10 +154,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+def cors(settings: Settings) -> list[Middleware]:
+    """Off unless origins are listed; then those origins only, with credentials."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-Session-Token", "Authorization", "Auth-Token"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    ]
+
+
 async def _purge_forever(services: Services) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
         try:
             await services.sessions.purge_expired()
+            await services.accounts.purge_expired_keys()
         except Exception:
-            log.exception("purging expired sessions failed; will retry")
+            log.exception("purging expired sessions and keys failed; will retry")

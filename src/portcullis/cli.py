@@ -8,12 +8,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
+import orjson
 import typer
 import uvicorn
 
 from portcullis.config import Settings
+from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import Account
+from portcullis.http.biostudies import audit_view, parse_since
 from portcullis.services import Services, build_services
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
@@ -175,3 +178,54 @@ def user_deactivate(email: str) -> None:
     """Disable an account and end its sessions."""
     account = _run(lambda s: s.admin.deactivate(email))
     typer.echo(f"deactivated {account.email}")
+
+
+@users.command("sessions")
+def user_sessions(email: str) -> None:
+    """List an account's live sessions: id, created, last activity, address, user agent."""
+    for session in _run(lambda s: s.admin.sessions_of(email)):
+        fields = [
+            session.id,
+            session.created_at.isoformat(),
+            session.last_seen_at.isoformat(),
+            session.client_address or "-",
+            session.user_agent or "-",
+        ]
+        typer.echo("\t".join(fields))
+
+
+@users.command("logout-all")
+def user_logout_all(email: str) -> None:
+    """End every session of an account ("log out everywhere")."""
+    ended = _run(lambda s: s.admin.logout_everywhere(email))
+    typer.echo(f"ended {ended} session(s) of {email}")
+
+
+@app.command()
+def audit(
+    user: Annotated[str | None, typer.Option(help="Only this account's events.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events from this ISO date or date-time (UTC).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_READ, help="At most this many.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """Show the audit trail, newest first."""
+    try:
+        start = parse_since(since)
+    except PortcullisError:
+        raise _fail(f"--since: not an ISO date or date-time: {since}") from None
+    events = _run(lambda s: s.audit.read(None, user, start, limit))
+    for event in events:
+        if as_json:
+            typer.echo(orjson.dumps(audit_view(event)).decode())
+        else:
+            fields = [
+                event.at.isoformat(),
+                event.kind.value,
+                event.subject or "-",
+                event.detail or "-",
+                event.client_address or "-",
+                event.user_agent or "-",
+            ]
+            typer.echo("\t".join(fields))

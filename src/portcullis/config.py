@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from typing import Annotated
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -62,16 +64,25 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: int = Field(default=600, gt=0)
     mail_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # Counters for lockout and rate limits: in process memory unless a Redis URL is set.
     redis_url: str = ""
+    redis_key_prefix: str = "portcullis"
+    # Peers (IPs or CIDRs) whose X-Forwarded-For is believed; empty: the socket's address.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins allowed to call the API from a browser, with credentials; empty: CORS off.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     login_lockout_threshold: int = Field(default=5, ge=1)
     login_lockout_base_seconds: int = Field(default=60, gt=0)
     login_lockout_max_seconds: int = Field(default=3600, gt=0)
+    login_lockout_daily_failures: int = Field(default=100, ge=1, le=100)
+    # Per client address (``limits`` notation, e.g. "30/minute" or "10 per hour").
     rate_limit_login: str = "30/minute"
-    rate_limit_mail: str = "10/hour"
     rate_limit_register: str = "10/hour"
+    rate_limit_mail: str = "10/hour"  # reset, retryact, password setup mails
+    rate_limit_key: str = "30/minute"  # activation and password-change-with-key
+    # Reset mails per client address and e-mail address.
+    rate_limit_reset_per_account: str = "3/hour"
 
     cookie_secure: bool = True
 
@@ -81,6 +92,33 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator(
+        "rate_limit_login",
+        "rate_limit_register",
+        "rate_limit_mail",
+        "rate_limit_key",
+        "rate_limit_reset_per_account",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        limits.parse(value)  # raises ValueError on a malformed limit
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # raises ValueError
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: list[str]) -> list[str]:
+        # Credentials are allowed for listed origins, so "*" would hand them to any site.
+        if "*" in value:
+            raise ValueError("list the allowed origins explicitly; '*' is not accepted")
+        return [origin.rstrip("/") for origin in value]
 
     @field_validator("public_url")
     @classmethod

@@ -13,7 +13,9 @@ from portcullis.captcha import SiteVerify
 from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
+from portcullis.core.audit import AuditTrail
 from portcullis.core.keys import Keys, Links
+from portcullis.core.lockout import Lockout, LockoutPolicy
 from portcullis.core.models import KeyPurpose
 from portcullis.core.passwords import PasswordHasher, PasswordPolicy
 from portcullis.core.sessions import SessionPolicy, Sessions
@@ -27,6 +29,7 @@ from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
+from portcullis.throttling import LimitsRateLimiter, LimitsStore, StorageCounters, rules_of
 
 READINESS_TIMEOUT_SECONDS = 3
 
@@ -48,6 +51,9 @@ class Services:
     admin: Administration
     login: SignIn
     mail_sender: OutboxSender
+    audit: AuditTrail
+    limiter: LimitsRateLimiter
+    limits_store: LimitsStore
 
     async def readiness(self) -> dict[str, str]:
         """Each backing service and whether it answers: "ok", or why not."""
@@ -62,6 +68,7 @@ class Services:
         return checks
 
     async def close(self) -> None:
+        await self.limits_store.close()
         await self.lookup.close()
         await self.engine.dispose()
         self.hasher.close()
@@ -91,6 +98,18 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         settings.effective_hash_concurrency,
     )
     password_policy = PasswordPolicy.default(settings.password_min_length)
+    audit = AuditTrail(unit_of_work, clock)
+    limits_store = LimitsStore(settings)
+    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
+    lockout = Lockout(
+        StorageCounters(limits_store.storage),
+        LockoutPolicy(
+            threshold=settings.login_lockout_threshold,
+            base_seconds=settings.login_lockout_base_seconds,
+            max_seconds=settings.login_lockout_max_seconds,
+            daily_failures=settings.login_lockout_daily_failures,
+        ),
+    )
     keys = Keys(
         secret_hasher,
         clock,
@@ -117,6 +136,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             require_activation=settings.require_activation,
             reveal_existing_registration=settings.reveal_existing_registration,
         ),
+        audit,
+        limiter,
     )
     sessions = Sessions(
         unit_of_work,
@@ -127,6 +148,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             lifetime=timedelta(seconds=settings.session_lifetime_seconds),
             idle=timedelta(seconds=settings.session_idle_seconds),
         ),
+        audit,
     )
     sender = OutboxSender(
         SqlMailQueue(engine, sealer),
@@ -144,7 +166,10 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hasher=hasher,
         accounts=accounts,
         sessions=sessions,
-        admin=Administration(unit_of_work, hasher, password_policy, clock),
-        login=SignIn(accounts, sessions),
+        admin=Administration(unit_of_work, hasher, password_policy, clock, sessions, audit),
+        login=SignIn(accounts, sessions, lockout, audit),
         mail_sender=sender,
+        audit=audit,
+        limiter=limiter,
+        limits_store=limits_store,
     )

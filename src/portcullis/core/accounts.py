@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import (
     AlreadyRegistered,
     CaptchaFailed,
@@ -21,6 +22,8 @@ from portcullis.core.keys import Keys, Links
 from portcullis.core.models import (
     Account,
     AccountStatus,
+    AuditKind,
+    Client,
     KeyPurpose,
     LinkTarget,
     NewAccount,
@@ -33,7 +36,13 @@ from portcullis.core.passwords import (
     PasswordHasher,
     PasswordPolicy,
 )
-from portcullis.core.ports import CaptchaVerifier, Clock, UnitOfWork, UnitOfWorkFactory
+from portcullis.core.ports import (
+    CaptchaVerifier,
+    Clock,
+    RateLimiter,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from portcullis.core.tokens import new_account_secret
 from portcullis.core.validation import (
     MAX_LOGIN_LENGTH,
@@ -74,6 +83,8 @@ class Accounts:
         captcha: CaptchaVerifier | None,
         clock: Clock,
         policy: AccountPolicy,
+        audit: AuditTrail,
+        limiter: RateLimiter,
     ):
         self._uow = uow
         self._hasher = hasher
@@ -83,6 +94,8 @@ class Accounts:
         self._captcha = captcha
         self._clock = clock
         self._policy = policy
+        self._audit = audit
+        self._limiter = limiter
 
     @property
     def password_rules(self) -> tuple[str, ...]:
@@ -91,20 +104,28 @@ class Accounts:
 
     # --- signing in ---------------------------------------------------------------
 
-    async def authenticate(self, login: str, password: str) -> Account:
-        """The active account that ``login`` (e-mail or username) and ``password`` name.
-
-        Raises InvalidCredentials for a wrong password, an unknown login and an inactive
-        account alike, after the same amount of hashing work.
-        """
-        login = login.strip()
-        if not login or len(login) > MAX_LOGIN_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
-            raise InvalidCredentials()
+    async def find_for_login(self, login: str) -> Account | None:
+        """The account ``login`` (e-mail or username, already stripped) names; no hashing."""
+        if not login or len(login) > MAX_LOGIN_LENGTH:
+            return None
         async with self._uow() as uow:
-            account = await uow.accounts.by_login(login)
+            return await uow.accounts.by_login(login)
+
+    async def check_password(self, account: Account | None, password: str) -> Account:
+        """``account`` if it is active and ``password`` is its password.
+
+        Raises InvalidCredentials for a wrong password, no account and an inactive
+        account alike, after the same amount of hashing work; its ``reason`` says which.
+        """
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidCredentials("unknown_account" if account is None else "bad_password")
         verdict = await self._hasher.verify(account.password_hash if account else None, password)
-        if account is None or not verdict.ok or not account.active:
-            raise InvalidCredentials()
+        if account is None:
+            raise InvalidCredentials("unknown_account")
+        if not verdict.ok:
+            raise InvalidCredentials("bad_password")
+        if not account.active:
+            raise InvalidCredentials("inactive")
         if verdict.new_hash:
             async with self._uow() as uow:
                 await uow.accounts.set_password_hash(account.id, verdict.new_hash)
@@ -117,7 +138,7 @@ class Accounts:
         registration: Registration,
         target: LinkTarget,
         captcha_response: str | None,
-        client_address: str | None = None,
+        client: Client | None = None,
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
@@ -138,11 +159,12 @@ class Accounts:
         if problems:
             raise InvalidInput(problems)
         self._links.check(target)
-        await self._check_captcha(captcha_response, client_address)
+        client = client or Client()
+        await self._check_captcha(captcha_response, client.address)
         async with uniform_duration(self._policy.uniform_answer_seconds):
             password_hash = await self._hasher.hash(registration.password)
             async with self._uow() as uow:
-                await self._register(uow, registration, email, password_hash, target)
+                await self._register(uow, registration, email, password_hash, target, client)
 
     async def _register(
         self,
@@ -151,6 +173,7 @@ class Accounts:
         email: str,
         password_hash: str,
         target: LinkTarget,
+        client: Client,
     ) -> None:
         now = self._clock.now()
         pending = self._policy.require_activation
@@ -175,12 +198,21 @@ class Accounts:
             if self._policy.reveal_existing_registration:
                 raise AlreadyRegistered(email) from None
             await uow.outbox.add(Notice("registration_attempt", email, {}), now)
+            await self._audit.write(
+                uow,
+                self._audit.event(
+                    AuditKind.REGISTERED, client, subject=email, detail="already_registered"
+                ),
+            )
             return
+        await self._audit.write(
+            uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
+        )
         if pending:
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
-    async def activate(self, key: str) -> Account:
+    async def activate(self, key: str, client: Client | None = None) -> Account:
         """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
         async with self._uow() as uow:
             used = await self._keys.consume(
@@ -190,6 +222,9 @@ class Accounts:
             if account is None or account.status is not AccountStatus.PENDING:
                 raise InvalidKey()
             await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            await self._audit.write(
+                uow, self._audit.event(AuditKind.ACTIVATED, client, account=account)
+            )
             return account
 
     async def resend_activation(self, email: str, target: LinkTarget) -> None:
@@ -219,20 +254,35 @@ class Accounts:
         email: str,
         target: LinkTarget,
         captcha_response: str | None,
-        client_address: str | None = None,
+        client: Client | None = None,
     ) -> None:
-        """Mail a reset key to ``email`` if it has an account; the answer never tells."""
+        """Mail a reset key to ``email`` if it has an account; the answer never tells.
+
+        Raises TooManyAttempts when this address asked for this e-mail too often (known
+        or not, so the limit tells nothing either).
+        """
         email = normalise_email(email)
         self._check_email(email)
         self._links.check(target)
-        await self._check_captcha(captcha_response, client_address)
+        client = client or Client()
+        await self._limiter.hit("reset_per_account", client.address or "-", email)
+        await self._check_captcha(captcha_response, client.address)
         async with uniform_duration(self._policy.uniform_answer_seconds), self._uow() as uow:
             account = await uow.accounts.by_email(email)
+            event = self._audit.event(
+                AuditKind.RESET_REQUESTED,
+                client,
+                subject=email,
+                account_id=account.id if account else None,
+            )
+            await self._audit.write(uow, event)
             if account is not None and account.status is not AccountStatus.DISABLED:
                 key = await self._keys.issue(uow, account.id, KeyPurpose.PASSWORD_RESET)
                 await self._mail_key(uow, account, "password_reset", target, key)
 
-    async def change_password_with_key(self, key: str, password: str) -> Account:
+    async def change_password_with_key(
+        self, key: str, password: str, client: Client | None = None
+    ) -> Account:
         """Set the password of the account ``key`` was mailed for.
 
         The key is used up; a pending account becomes active (the mail proved the
@@ -248,14 +298,16 @@ class Accounts:
             used = await self._keys.consume(uow, key, *purposes)
             if used is None or used[0] != account.id:
                 raise InvalidKey()  # used by a racing request since we looked
-            await self._set_password(uow, account, password_hash)
+            await self._set_password(uow, account, password_hash, client, "reset_key")
             if account.status is AccountStatus.PENDING:
                 await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             refreshed = await uow.accounts.by_id(account.id)
         assert refreshed is not None
         return refreshed
 
-    async def change_password(self, account: Account, current: str, new: str) -> None:
+    async def change_password(
+        self, account: Account, current: str, new: str, client: Client | None = None
+    ) -> None:
         """Change a signed-in user's password; every session of the account ends.
 
         Raises InvalidCredentials if ``current`` is wrong, PasswordRejected if ``new`` is.
@@ -268,15 +320,29 @@ class Accounts:
         self._check_password(new, stored)
         password_hash = await self._hasher.hash(new)
         async with self._uow() as uow:
-            await self._set_password(uow, stored, password_hash)
+            await self._set_password(uow, stored, password_hash, client, "current_password")
 
-    async def _set_password(self, uow: UnitOfWork, account: Account, password_hash: str) -> None:
+    async def _set_password(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        password_hash: str,
+        client: Client | None,
+        how: str,
+    ) -> None:
         await uow.accounts.set_password_hash(account.id, password_hash)
+        event = self._audit.event(AuditKind.PASSWORD_CHANGED, client, account=account, detail=how)
+        await self._audit.write(uow, event)
         await uow.sessions.remove_all(account.id)
         await uow.outbox.add(
             Notice("password_changed", account.email, {"name": account.full_name}),
             self._clock.now(),
         )
+
+    async def purge_expired_keys(self) -> int:
+        """Delete one-time keys past their expiry (used ones are deleted when used)."""
+        async with self._uow() as uow:
+            return await uow.keys.purge_expired(self._clock.now())
 
     # --- helpers ------------------------------------------------------------------
 

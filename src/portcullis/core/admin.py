@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
-from portcullis.core.models import Account, AccountStatus, NewAccount
+from portcullis.core.models import Account, AccountStatus, AuditKind, NewAccount, Session
 from portcullis.core.passwords import PasswordContext, PasswordHasher, PasswordPolicy
-from portcullis.core.ports import Clock, UnitOfWorkFactory
+from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from portcullis.core.sessions import Sessions
 from portcullis.core.tokens import new_account_secret
 from portcullis.core.validation import (
     email_problems,
@@ -23,11 +25,15 @@ class Administration:
         hasher: PasswordHasher,
         password_policy: PasswordPolicy,
         clock: Clock,
+        sessions: Sessions,
+        audit: AuditTrail,
     ):
         self._uow = uow
         self._hasher = hasher
         self._password_policy = password_policy
         self._clock = clock
+        self._sessions = sessions
+        self._audit = audit
 
     async def add_user(
         self,
@@ -38,6 +44,7 @@ class Administration:
         full_name: str = "",
         superuser: bool = False,
         active: bool = True,
+        actor: Account | None = None,
     ) -> Account:
         """Create an account. Raises InvalidInput (bad values, weak password, taken name)."""
         email = normalise_email(email)
@@ -49,7 +56,7 @@ class Administration:
         password_hash = await self._hasher.hash(password) if password is not None else None
         try:
             async with self._uow() as uow:
-                return await uow.accounts.add(
+                account = await uow.accounts.add(
                     NewAccount(
                         email=email,
                         username=username,
@@ -63,6 +70,8 @@ class Administration:
                         created_at=self._clock.now(),
                     )
                 )
+                await self._record(uow, account, "add_user", actor)
+                return account
         except DuplicateAccount as duplicate:
             raise InvalidInput([f"The {duplicate.field} is already taken"]) from None
 
@@ -70,7 +79,9 @@ class Administration:
         async with self._uow() as uow:
             return await uow.accounts.list()
 
-    async def set_password(self, email: str, password: str) -> Account:
+    async def set_password(
+        self, email: str, password: str, actor: Account | None = None
+    ) -> Account:
         """Set a password; the account's sessions end. Raises NotFound, PasswordRejected."""
         account = await self.find(email)
         problems = self._password_policy.problems(
@@ -82,21 +93,53 @@ class Administration:
         async with self._uow() as uow:
             await uow.accounts.set_password_hash(account.id, password_hash)
             await uow.sessions.remove_all(account.id)
+            await self._record(uow, account, "set_password", actor)
         return account
 
-    async def grant(self, email: str, tag: str) -> Account:
-        return await self._change_tags(email, tag, add=True)
+    async def grant(self, email: str, tag: str, actor: Account | None = None) -> Account:
+        return await self._change_tags(email, tag, add=True, actor=actor)
 
-    async def revoke(self, email: str, tag: str) -> Account:
-        return await self._change_tags(email, tag, add=False)
+    async def revoke(self, email: str, tag: str, actor: Account | None = None) -> Account:
+        return await self._change_tags(email, tag, add=False, actor=actor)
 
-    async def deactivate(self, email: str) -> Account:
+    async def deactivate(self, email: str, actor: Account | None = None) -> Account:
         """Disable the account and end its sessions. Raises NotFound."""
         account = await self.find(email)
         async with self._uow() as uow:
             await uow.accounts.set_status(account.id, AccountStatus.DISABLED)
             await uow.sessions.remove_all(account.id)
+            await self._record(uow, account, "deactivate", actor)
         return account
+
+    # --- sessions of any account (``actor`` None is the operator's CLI) -------------
+
+    async def sessions_of(self, email: str, actor: Account | None = None) -> Sequence[Session]:
+        """Raises NotAllowed for a non-superuser actor, NotFound for an unknown e-mail."""
+        account = await self._target(email, actor)
+        return await self._sessions.list(account.id)
+
+    async def end_session(self, email: str, session_id: str, actor: Account | None = None) -> None:
+        """Raises NotAllowed, NotFound (no such account or session)."""
+        account = await self._target(email, actor)
+        await self._sessions.close_one(account, session_id, actor=actor)
+
+    async def logout_everywhere(self, email: str, actor: Account | None = None) -> int:
+        """End every session of the account; how many. Raises NotAllowed, NotFound."""
+        account = await self._target(email, actor)
+        return await self._sessions.close_all(account, actor=actor)
+
+    async def _target(self, email: str, actor: Account | None) -> Account:
+        if actor is not None and not actor.superuser:
+            raise NotAllowed()
+        return await self.find(email)
+
+    async def _record(
+        self, uow: UnitOfWork, account: Account, action: str, actor: Account | None
+    ) -> None:
+        event = self._audit.event(
+            AuditKind.ADMIN_ACTION, account=account, actor=actor, detail=action
+        )
+        await self._audit.write(uow, event)
 
     async def find(self, email: str) -> Account:
         async with self._uow() as uow:
@@ -117,9 +160,13 @@ class Administration:
             existing = await uow.accounts.by_email(email)
         if existing is not None:
             return existing
-        return await self.add_user(email, None, full_name=username.strip(), active=False)
+        return await self.add_user(
+            email, None, full_name=username.strip(), active=False, actor=caller
+        )
 
-    async def _change_tags(self, email: str, tag: str, *, add: bool) -> Account:
+    async def _change_tags(
+        self, email: str, tag: str, *, add: bool, actor: Account | None
+    ) -> Account:
         tag = tag.strip()
         if not tag:
             raise InvalidInput(["The tag must not be empty"])
@@ -129,4 +176,5 @@ class Administration:
                 raise NotFound(f"No account has the e-mail address '{email}'.")
             tags = [t for t in account.access_tags if t != tag] + ([tag] if add else [])
             await uow.accounts.set_tags(account.id, tags, account.deny_tags)
+            await self._record(uow, account, f"{'grant' if add else 'revoke'} {tag}", actor)
         return account

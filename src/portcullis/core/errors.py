@@ -33,10 +33,17 @@ class PasswordRejected(InvalidInput):
 
 
 class InvalidCredentials(PortcullisError):
-    """Wrong password, unknown account or inactive account: deliberately one error."""
+    """Wrong password, unknown account or inactive account: deliberately one error.
+
+    ``reason`` is for the audit trail only; no dialect ever shows it.
+    """
 
     code = "invalid_credentials"
     message = "Invalid email address or password."
+
+    def __init__(self, reason: str = "bad_password") -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class InvalidToken(PortcullisError):

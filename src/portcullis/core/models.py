@@ -108,3 +108,31 @@ class Registration:
     orcid: str | None = None
     username: str | None = None
     notifications_enabled: bool = False
+
+
+class AuditKind(StrEnum):
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"  # detail: bad_password, unknown_account, inactive, locked
+    LOCKOUT_STARTED = "lockout_started"  # detail: the hold in seconds
+    LOGOUT = "logout"
+    SESSION_ENDED = "session_ended"  # one session ended by id, from the session list
+    LOGOUT_EVERYWHERE = "logout_everywhere"
+    REGISTERED = "registered"
+    ACTIVATED = "activated"
+    RESET_REQUESTED = "reset_requested"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
+    ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit trail. Holds names and addresses, never a secret."""
+
+    kind: AuditKind
+    at: datetime
+    account_id: int | None = None
+    subject: str | None = None  # the e-mail, or the name someone tried to sign in as
+    detail: str | None = None
+    actor_id: int | None = None
+    client_address: str | None = None
+    user_agent: str | None = None

@@ -7,7 +7,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from portcullis.core.models import Account, AccountStatus, KeyPurpose, NewAccount, Notice, Session
+from portcullis.core.models import (
+    Account,
+    AccountStatus,
+    AuditEvent,
+    KeyPurpose,
+    NewAccount,
+    Notice,
+    Session,
+)
 
 
 class Clock(Protocol):
@@ -39,7 +47,10 @@ class SessionStore(Protocol):
         """Record activity on the session and its account."""
         ...
 
-    async def remove_by_token_hash(self, token_hash: bytes) -> bool: ...
+    async def remove_by_token_hash(self, token_hash: bytes) -> int | None:
+        """Delete the session of the token; the account it belonged to, or None."""
+        ...
+
     async def remove(self, account_id: int, session_id: str) -> bool: ...
     async def remove_all(self, account_id: int) -> int: ...
     async def list(self, account_id: int) -> Sequence[Session]: ...
@@ -86,6 +97,17 @@ class Outbox(Protocol):
     async def add(self, notice: Notice, at: datetime) -> None: ...
 
 
+class AuditStore(Protocol):
+    """Append-only: events are added and read, never changed or removed."""
+
+    async def add(self, event: AuditEvent) -> None: ...
+    async def list(
+        self, account_id: int | None, since: datetime | None, limit: int
+    ) -> Sequence[AuditEvent]:
+        """The newest ``limit`` events (of one account if given, from ``since`` if given)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: committed when the block ends normally, rolled back otherwise."""
 
@@ -97,6 +119,8 @@ class UnitOfWork(Protocol):
     def keys(self) -> KeyStore: ...
     @property
     def outbox(self) -> Outbox: ...
+    @property
+    def audit(self) -> AuditStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -112,3 +136,30 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 class CaptchaVerifier(Protocol):
     async def verify(self, response: str | None, client_address: str | None) -> bool: ...
+
+
+class Counters(Protocol):
+    """Expiring integer counters shared by every instance (memory or Redis).
+
+    Every method raises Unavailable when the store cannot be reached.
+    """
+
+    async def incr(self, key: str, expiry_seconds: int) -> int:
+        """Add one; a new key lives ``expiry_seconds``. Returns the new value."""
+        ...
+
+    async def get(self, key: str) -> int: ...
+    async def seconds_left(self, key: str) -> int:
+        """Whole seconds until the key expires (rounded up); 0 for a missing key."""
+        ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, rule: str, *identifiers: str) -> None:
+        """Count one attempt under ``rule`` for ``identifiers``.
+
+        Raises TooManyAttempts when the budget is spent, Unavailable when the store is down.
+        """
+        ...

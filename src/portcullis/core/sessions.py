@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from portcullis.core.errors import InvalidToken
-from portcullis.core.models import Account, Client, IssuedSession, Session
+from portcullis.core.audit import AuditTrail
+from portcullis.core.errors import InvalidToken, NotFound
+from portcullis.core.models import Account, AuditKind, Client, IssuedSession, Session
 from portcullis.core.ports import Clock, SessionLookup, UnitOfWorkFactory
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
@@ -30,12 +31,14 @@ class Sessions:
         hasher: Hasher,
         clock: Clock,
         policy: SessionPolicy,
+        audit: AuditTrail,
     ):
         self._uow = uow
         self._lookup = lookup
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
+        self._audit = audit
 
     async def open(self, account: Account, client: Client) -> IssuedSession:
         """Start a new session for an authenticated account."""
@@ -53,6 +56,8 @@ class Sessions:
         async with self._uow() as uow:
             await uow.sessions.add(session, self._hasher.token_hash(token))
             await uow.sessions.touch(session.id, account.id, now)
+            event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
+            await self._audit.write(uow, event)
         return IssuedSession(token=token, session=session, account=account)
 
     async def resolve(self, token: str | None) -> tuple[Session, Account]:
@@ -79,20 +84,45 @@ class Sessions:
                 await uow.sessions.touch(session.id, account.id, now)
         return session, account
 
-    async def close(self, token: str | None) -> bool:
+    async def close(self, token: str | None, client: Client | None = None) -> bool:
         """End the session of ``token`` at once. Idempotent: False if there was none."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return False
         async with self._uow() as uow:
-            return await uow.sessions.remove_by_token_hash(self._hasher.token_hash(token))
+            account_id = await uow.sessions.remove_by_token_hash(self._hasher.token_hash(token))
+            if account_id is None:
+                return False
+            event = self._audit.event(AuditKind.LOGOUT, client, account_id=account_id)
+            await self._audit.write(uow, event)
+            return True
 
-    async def close_one(self, account_id: int, session_id: str) -> bool:
+    async def close_one(
+        self,
+        account: Account,
+        session_id: str,
+        client: Client | None = None,
+        *,
+        actor: Account | None = None,
+        kind: AuditKind = AuditKind.SESSION_ENDED,
+    ) -> None:
+        """End one session of ``account``. Raises NotFound if it has no such session."""
         async with self._uow() as uow:
-            return await uow.sessions.remove(account_id, session_id)
+            if not await uow.sessions.remove(account.id, session_id):
+                raise NotFound("No such session.")
+            event = self._audit.event(kind, client, account=account, actor=actor)
+            await self._audit.write(uow, event)
 
-    async def close_all(self, account_id: int) -> int:
+    async def close_all(
+        self, account: Account, client: Client | None = None, *, actor: Account | None = None
+    ) -> int:
+        """End every session of ``account`` ("log out everywhere"); how many there were."""
         async with self._uow() as uow:
-            return await uow.sessions.remove_all(account_id)
+            ended = await uow.sessions.remove_all(account.id)
+            event = self._audit.event(
+                AuditKind.LOGOUT_EVERYWHERE, client, account=account, actor=actor, detail=str(ended)
+            )
+            await self._audit.write(uow, event)
+            return ended
 
     async def list(self, account_id: int) -> Sequence[Session]:
         async with self._uow() as uow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, StringConstraints
@@ -11,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
-from portcullis.core.models import Account, LinkTarget, Registration
+from portcullis.core.models import Account, AuditEvent, LinkTarget, Registration, Session
 from portcullis.http.common import (
     client_of,
     empty_response,
@@ -72,6 +73,55 @@ def profile(account: Account, token: str) -> dict[str, Any]:
         "orcid": account.orcid,
         "lastActivity": account.last_activity_at.isoformat() if account.last_activity_at else None,
     }
+
+
+def _time(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def session_view(session: Session, current_id: str | None) -> dict[str, Any]:
+    """A session as its owner sees it: an id to end it by, never the token."""
+    return {
+        "id": session.id,
+        "created": _time(session.created_at),
+        "lastActivity": _time(session.last_seen_at),
+        "expires": _time(session.expires_at),
+        "clientAddress": session.client_address,
+        "userAgent": session.user_agent,
+        "current": session.id == current_id,
+    }
+
+
+def audit_view(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": _time(event.at),
+        "kind": event.kind.value,
+        "accountId": event.account_id,
+        "subject": event.subject,
+        "detail": event.detail,
+        "actorId": event.actor_id,
+        "clientAddress": event.client_address,
+        "userAgent": event.user_agent,
+    }
+
+
+def parse_since(raw: str | None) -> datetime | None:
+    """An ISO date or date-time (UTC unless it says otherwise). Raises InvalidInput."""
+    if not raw:
+        return None
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(["since: not an ISO 8601 date or date-time"]) from None
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isdigit():
+        raise InvalidInput(["limit: not a whole number"])
+    return int(raw)
 
 
 def token_of(request: Request, cookie_name: str) -> str | None:
@@ -152,6 +202,19 @@ class BioStudiesApi:
             Route("/auth/password/reset", self.request_reset, methods=post),
             Route("/auth/password/change", self.change_password, methods=post),
             Route("/auth/check-registration", self.check_registration, methods=post),
+            Route("/auth/sessions", self.list_sessions, methods=["GET"]),
+            Route("/auth/sessions/{id}", self.end_session, methods=["DELETE"]),
+            Route("/auth/logout/all", self.logout_everywhere, methods=post),
+            Route("/auth/admin/users/{email}/sessions", self.admin_sessions, methods=["GET"]),
+            Route(
+                "/auth/admin/users/{email}/sessions/{id}",
+                self.admin_end_session,
+                methods=["DELETE"],
+            ),
+            Route(
+                "/auth/admin/users/{email}/logout-all", self.admin_logout_everywhere, methods=post
+            ),
+            Route("/auth/admin/audit", self.admin_audit, methods=["GET"]),
         ]
 
     async def _body(self, request: Request, model: type[Body]) -> Body:
@@ -171,7 +234,9 @@ class BioStudiesApi:
 
     async def logout(self, request: Request) -> Response:
         body = await self._body(request, LogoutBody)
-        await self._services.sessions.close(body.sessid or token_of(request, self._cookie))
+        await self._services.sessions.close(
+            body.sessid or token_of(request, self._cookie), client_of(request)
+        )
         return empty_response()
 
     async def register(self, request: Request) -> Response:
@@ -184,12 +249,12 @@ class BioStudiesApi:
             notifications_enabled=body.notifications_enabled,
         )
         await self._services.accounts.register(
-            registration, body.target, body.captcha, client_of(request).address
+            registration, body.target, body.captcha, client_of(request)
         )
         return empty_response(201)
 
     async def activate(self, request: Request) -> Response:
-        await self._services.accounts.activate(request.path_params["key"])
+        await self._services.accounts.activate(request.path_params["key"], client_of(request))
         return empty_response()
 
     async def send_password_setup(self, request: Request) -> Response:
@@ -205,14 +270,14 @@ class BioStudiesApi:
     async def request_reset(self, request: Request) -> Response:
         body = await self._body(request, ResetBody)
         await self._services.accounts.request_reset(
-            body.email, body.target, body.captcha, client_of(request).address
+            body.email, body.target, body.captcha, client_of(request)
         )
         return empty_response()
 
     async def change_password(self, request: Request) -> Response:
         body = await self._body(request, ChangePasswordBody)
         account = await self._services.accounts.change_password_with_key(
-            body.activation_key, body.password
+            body.activation_key, body.password, client_of(request)
         )
         return json_response(
             {
@@ -242,3 +307,56 @@ class BioStudiesApi:
             },
             headers=NO_STORE,
         )
+
+    # --- sessions under the user's control ------------------------------------------
+
+    async def list_sessions(self, request: Request) -> Response:
+        current, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        sessions = await self._services.sessions.list(account.id)
+        return json_response([session_view(s, current.id) for s in sessions], headers=NO_STORE)
+
+    async def end_session(self, request: Request) -> Response:
+        _, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        await self._services.sessions.close_one(
+            account, request.path_params["id"], client_of(request)
+        )
+        return empty_response()
+
+    async def logout_everywhere(self, request: Request) -> Response:
+        _, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        ended = await self._services.sessions.close_all(account, client_of(request))
+        return json_response({"ended": ended})
+
+    # --- superusers: any account's sessions, the audit trail ------------------------
+
+    async def _caller(self, request: Request) -> Account:
+        _, caller = await self._services.sessions.resolve(token_of(request, self._cookie))
+        return caller
+
+    async def admin_sessions(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        sessions = await self._services.admin.sessions_of(request.path_params["email"], caller)
+        return json_response([session_view(s, None) for s in sessions], headers=NO_STORE)
+
+    async def admin_end_session(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        await self._services.admin.end_session(
+            request.path_params["email"], request.path_params["id"], caller
+        )
+        return empty_response()
+
+    async def admin_logout_everywhere(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        ended = await self._services.admin.logout_everywhere(request.path_params["email"], caller)
+        return json_response({"ended": ended})
+
+    async def admin_audit(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        query = request.query_params
+        events = await self._services.audit.read(
+            caller,
+            query.get("user") or None,
+            parse_since(query.get("since")),
+            parse_limit(query.get("limit")),
+        )
+        return json_response([audit_view(e) for e in events], headers=NO_STORE)

@@ -18,6 +18,8 @@ JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 M = TypeVar("M", bound=BaseModel)
+# Where the ClientAddress middleware leaves the address it decided on.
+CLIENT_ADDRESS_KEY = "portcullis.client_address"
 
 
 class BodyTooLarge(Exception):
@@ -80,7 +82,7 @@ def parse_model(model: type[M], fields: Mapping[str, Any]) -> M:
 
 
 def client_of(request: Request) -> Client:
-    address = request.scope.get("portcullis.client_address")
+    address = request.scope.get(CLIENT_ADDRESS_KEY)
     if address is None and request.client is not None:
         address = request.client.host
     return Client(address=address, user_agent=request.headers.get("user-agent"))

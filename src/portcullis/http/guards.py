@@ -1,13 +1,21 @@
-"""Pure-ASGI middleware that applies to every response: body limit and safe headers."""
+"""Pure-ASGI middleware for every request: client address, rate limits, body limit, headers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portcullis.http.common import BodyTooLarge
+from portcullis.core.errors import PortcullisError
+from portcullis.core.ports import RateLimiter
+from portcullis.http.common import CLIENT_ADDRESS_KEY, BodyTooLarge
+
+log = logging.getLogger("portcullis")
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SAFE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -73,3 +81,134 @@ class SafeHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class CatchAll:
+    """Turns an unexpected exception into the dialect's 500, inside SafeHeaders.
+
+    Starlette's own handler for ``Exception`` sits outside every middleware, so its
+    answers would miss the safe headers.
+    """
+
+    def __init__(self, app: ASGIApp, internal_error: Callable[[Scope], Response]):
+        self.app = app
+        self.internal_error = internal_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await self.internal_error(scope)(scope, receive, send)
+
+
+def parse_networks(items: Iterable[str]) -> list[IpNetwork]:
+    return [ipaddress.ip_network(item.strip(), strict=False) for item in items]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+class ClientAddress:
+    """Decides the client address once, into ``scope["portcullis.client_address"]``.
+
+    The socket's peer, unless that peer is a trusted proxy: then the right-most entry of
+    X-Forwarded-For that is not itself a trusted proxy. Entries left of it were written
+    by the client and prove nothing, so they are never used.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[IpNetwork]):
+        self.app = app
+        self.trusted = list(trusted)
+
+    def _is_trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self.trusted)
+
+    def address_of(self, scope: Scope) -> str | None:
+        peer = scope.get("client")
+        address = peer[0] if peer else None
+        current = _ip(address) if address else None
+        if current is None or not self._is_trusted(current):
+            return address
+        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
+        for entry in reversed(forwarded.decode("latin-1").split(",")):
+            hop = _ip(entry)
+            if hop is None:
+                break  # garbage from here leftwards: the last good hop is the answer
+            current = hop
+            if not self._is_trusted(hop):
+                break
+        return str(current)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[CLIENT_ADDRESS_KEY] = self.address_of(scope)
+        await self.app(scope, receive, send)
+
+
+# Per-address rules by path: password spraying (login), account and mail bombing
+# (register, mail), key guessing (key). Paths not listed are not limited here.
+RULES_BY_PATH = {
+    "/auth/login": "login",
+    "/auth/signin": "login",
+    "/api/login": "login",
+    "/api/user/login": "login",
+    "/auth/register": "register",
+    "/auth/signup": "register",
+    "/auth/password/reset": "mail",
+    "/auth/retryact": "mail",
+    "/auth/activate": "mail",
+    "/auth/password/change": "key",
+}
+KEY_PREFIX = "/auth/activate/"
+
+
+def rule_for(path: str) -> str | None:
+    path = path.rstrip("/") or "/"
+    return RULES_BY_PATH.get(path) or ("key" if path.startswith(KEY_PREFIX) else None)
+
+
+class AddressLimits:
+    """Counts each request to a limited endpoint against its client address.
+
+    Over budget: the dialect's 429 with Retry-After. Counters unreachable: its 503.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        error_for: Callable[[Scope, PortcullisError], Response],
+    ):
+        self.app = app
+        self.limiter = limiter
+        self.error_for = error_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rule = rule_for(scope["path"]) if scope["type"] == "http" else None
+        if rule is None or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        address = scope.get(CLIENT_ADDRESS_KEY) or "-"
+        try:
+            await self.limiter.hit(rule, address)
+        except PortcullisError as refused:
+            await self.error_for(scope, refused)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -16,7 +16,7 @@ from portcullis.core.errors import (
     PortcullisError,
     TooManyAttempts,
 )
-from portcullis.core.models import Account
+from portcullis.core.models import Account, AuditKind
 from portcullis.http.common import client_of, json_response, read_fields
 from portcullis.services import Services
 
@@ -131,7 +131,9 @@ class TrackHubApi:
         session, account = await self._services.sessions.resolve(token_of(request))
         if not matches_legacy_user(request, account):
             raise InvalidToken()
-        await self._services.sessions.close_one(account.id, session.id)
+        await self._services.sessions.close_one(
+            account, session.id, client_of(request), kind=AuditKind.LOGOUT
+        )
         if request.method == "GET":
             return json_response({"message": "Successfully logged out"})
         return json_response({"success": "Successfully logged out."})

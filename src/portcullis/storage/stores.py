@@ -15,13 +15,15 @@ from portcullis.core.errors import DuplicateAccount
 from portcullis.core.models import (
     Account,
     AccountStatus,
+    AuditEvent,
+    AuditKind,
     KeyPurpose,
     NewAccount,
     Notice,
     Session,
 )
 from portcullis.storage.sealing import Sealer
-from portcullis.storage.tables import accounts, mail_outbox, one_time_keys, sessions
+from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
 
 
 def epoch(at: datetime) -> int:
@@ -160,9 +162,15 @@ class SqlSessionStore:
             update(accounts).where(accounts.c.id == account_id).values(last_activity_at=seconds)
         )
 
-    async def remove_by_token_hash(self, token_hash: bytes) -> bool:
-        result = await self._db.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
-        return result.rowcount > 0
+    async def remove_by_token_hash(self, token_hash: bytes) -> int | None:
+        row = (
+            await self._db.execute(
+                delete(sessions)
+                .where(sessions.c.token_hash == token_hash)
+                .returning(sessions.c.account_id)
+            )
+        ).first()
+        return row.account_id if row else None
 
     async def remove(self, account_id: int, session_id: str) -> bool:
         result = await self._db.execute(
@@ -278,6 +286,47 @@ class SqlOutbox:
         )
 
 
+class SqlAuditStore:
+    def __init__(self, connection: AsyncConnection):
+        self._db = connection
+
+    async def add(self, event: AuditEvent) -> None:
+        await self._db.execute(
+            insert(audit_log).values(
+                at=epoch(event.at),
+                kind=event.kind.value,
+                account_id=event.account_id,
+                subject=event.subject,
+                detail=event.detail,
+                actor_id=event.actor_id,
+                client_address=event.client_address,
+                user_agent=event.user_agent,
+            )
+        )
+
+    async def list(
+        self, account_id: int | None, since: datetime | None, limit: int
+    ) -> Sequence[AuditEvent]:
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if account_id is not None:
+            query = query.where(audit_log.c.account_id == account_id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= epoch(since))
+        return [
+            AuditEvent(
+                kind=AuditKind(row.kind),
+                at=from_epoch(row.at),
+                account_id=row.account_id,
+                subject=row.subject,
+                detail=row.detail,
+                actor_id=row.actor_id,
+                client_address=row.client_address,
+                user_agent=row.user_agent,
+            )
+            for row in await self._db.execute(query)
+        ]
+
+
 class SqlUnitOfWork:
     """One connection, one transaction: commits on a normal exit, rolls back on an error."""
 
@@ -285,6 +334,7 @@ class SqlUnitOfWork:
     sessions: SqlSessionStore
     keys: SqlKeyStore
     outbox: SqlOutbox
+    audit: SqlAuditStore
 
     def __init__(self, engine: AsyncEngine, sealer: Sealer):
         self._engine = engine
@@ -298,6 +348,7 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionStore(self._connection)
         self.keys = SqlKeyStore(self._connection)
         self.outbox = SqlOutbox(self._connection, self._sealer)
+        self.audit = SqlAuditStore(self._connection)
         return self
 
     async def __aexit__(

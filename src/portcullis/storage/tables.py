@@ -89,3 +89,21 @@ mail_outbox = Table(
     Column("last_error", Text, nullable=True),
     Index(None, "sent_at", "next_attempt_at"),
 )
+
+# Append-only: the service inserts and reads, nothing updates or deletes. No foreign key,
+# so the trail outlives whatever it speaks of. Never a password, token or key in here.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account_id", Integer, nullable=True),
+    Column("subject", String(254), nullable=True),
+    Column("detail", String(255), nullable=True),
+    Column("actor_id", Integer, nullable=True),
+    Column("client_address", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Index(None, "account_id", "at"),
+    Index(None, "at"),
+)

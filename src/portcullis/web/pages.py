@@ -209,7 +209,7 @@ class AccountPages:
         )
         try:
             await self._services.accounts.register(
-                registration, ACTIVATE, _captcha(form), client_of(request).address
+                registration, ACTIVATE, _captcha(form), client_of(request)
             )
         except FORM_ERRORS as error:
             values = {k: form.get(k, "") for k in REGISTER_FIELDS}
@@ -240,7 +240,7 @@ class AccountPages:
         email = form.get("email", "")
         try:
             await self._services.accounts.request_reset(
-                email, RESET, _captcha(form), client_of(request).address
+                email, RESET, _captcha(form), client_of(request)
             )
         except FORM_ERRORS as error:
             return self._page(
@@ -333,7 +333,7 @@ class AccountPages:
         if who is None:
             return self._signed_out(_see_other("/signin"))
         session_id = request.path_params["session_id"]
-        await self._services.sessions.close_one(who[1].id, session_id)
+        await self._services.sessions.close_one(who[1], session_id, client_of(request))
         if session_id == who[0].id:
             return self._signed_out(_see_other("/signin?done=signed-out"))
         return _see_other("/profile?done=session-ended")
@@ -341,7 +341,7 @@ class AccountPages:
     async def end_all(self, request: Request, form: Form) -> Response:
         who = await self._who(request)
         if who is not None:
-            await self._services.sessions.close_all(who[1].id)
+            await self._services.sessions.close_all(who[1], client_of(request))
         return self._signed_out(_see_other("/signin?done=signed-out-everywhere"))
 
 

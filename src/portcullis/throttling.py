@@ -1,0 +1,113 @@
+"""Counters and rate limits on the ``limits`` library: in memory, or in Redis when configured.
+
+With Redis every instance and worker spends one budget; in memory each process has its
+own. When Redis cannot be reached every call raises Unavailable: sign-in and the limited
+endpoints answer 503 rather than allow unlimited guessing (fail closed). The Redis client
+reconnects by itself on the next call, so service resumes as soon as Redis is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
+
+from portcullis.config import Settings
+from portcullis.core.errors import TooManyAttempts, Unavailable
+
+log = logging.getLogger("portcullis.throttling")
+T = TypeVar("T")
+
+# A down Redis must cost a request a second at most, not a hung worker.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+class LimitsStore:
+    """The ``limits`` storage the settings name, and what it takes to close it."""
+
+    def __init__(self, settings: Settings):
+        self._pool: ConnectionPool | None = None
+        if not settings.redis_url:
+            self.storage: Storage = MemoryStorage()
+            return
+        # Our own pool, so the connections can be closed when the app stops.
+        self._pool = ConnectionPool.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self.storage = RedisStorage(
+            f"async+{settings.redis_url}",
+            implementation="redispy",
+            key_prefix=settings.redis_key_prefix,
+            wrap_exceptions=True,
+            connection_pool=self._pool,  # type: ignore[arg-type]
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+async def _guarded(call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except (StorageError, ConnectionError, TimeoutError, OSError) as error:
+        log.warning("the limits store is unreachable: %s", error)
+        raise Unavailable() from None
+
+
+class StorageCounters:
+    """The core's Counters port on a ``limits`` storage."""
+
+    def __init__(self, storage: Storage):
+        self._storage = storage
+
+    async def incr(self, key: str, expiry_seconds: int) -> int:
+        return await _guarded(lambda: self._storage.incr(key, expiry_seconds))
+
+    async def get(self, key: str) -> int:
+        return await _guarded(lambda: self._storage.get(key))
+
+    async def seconds_left(self, key: str) -> int:
+        if await self.get(key) <= 0:
+            return 0
+        expires = await _guarded(lambda: self._storage.get_expiry(key))
+        return max(0, math.ceil(expires - time.time()))
+
+    async def clear(self, key: str) -> None:
+        await _guarded(lambda: self._storage.clear(key))
+
+
+def rules_of(settings: Settings) -> dict[str, RateLimitItem]:
+    """Rule name to limit, e.g. ``login`` to 30 per minute (per client address)."""
+    return {
+        "login": parse(settings.rate_limit_login),
+        "register": parse(settings.rate_limit_register),
+        "mail": parse(settings.rate_limit_mail),
+        "key": parse(settings.rate_limit_key),
+        "reset_per_account": parse(settings.rate_limit_reset_per_account),
+    }
+
+
+class LimitsRateLimiter:
+    """The core's RateLimiter port: a sliding-window counter per rule and identifiers."""
+
+    def __init__(self, storage: Storage, rules: Mapping[str, RateLimitItem]):
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._rules = rules
+
+    async def hit(self, rule: str, *identifiers: str) -> None:
+        item = self._rules[rule]
+        if await _guarded(lambda: self._limiter.hit(item, rule, *identifiers)):
+            return
+        stats = await _guarded(lambda: self._limiter.get_window_stats(item, rule, *identifiers))
+        raise TooManyAttempts(math.ceil(stats.reset_time - time.time()))
