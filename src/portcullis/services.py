@@ -65,6 +65,11 @@ class Services:
                 await self.lookup.ping()
         except Exception as error:  # any failure means: not ready; say which
             checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                checks["redis"] = await self.limits_store.ping()
+        except Exception as error:
+            checks["redis"] = f"unavailable: {type(error).__name__}"
         return checks
 
     async def close(self) -> None:

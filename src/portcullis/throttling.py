@@ -52,6 +52,14 @@ class LimitsStore:
             connection_pool=self._pool,  # type: ignore[arg-type]
         )
 
+    async def ping(self) -> str:
+        """"ok", "not configured" (in memory), or raises when Redis does not answer."""
+        if self._pool is None:
+            return "not configured"
+        if not await self.storage.check():
+            raise Unavailable()
+        return "ok"
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()

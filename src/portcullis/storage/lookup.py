@@ -27,6 +27,8 @@ CONNECTION_LOST = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # pg_terminate_backend, shutdown
     asyncpg.InterfaceError,
+    # A connection cut mid-protocol can be left in a state asyncpg cannot continue from.
+    asyncpg.exceptions.InternalClientError,
     OSError,
     TimeoutError,
 )
@@ -110,7 +112,8 @@ class PostgresSessionLookup:
         self._query = _QUERY.format(placeholder="$1")
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        # One retry: a connection the server dropped fails once, then the pool replaces it.
+        # A dropped connection usually means its siblings were dropped too (a restart,
+        # pg_terminate_backend): expire them all and retry once on a fresh connection.
         for attempt in range(2):
             try:
                 pool = await self._ensure_pool()
@@ -118,6 +121,8 @@ class PostgresSessionLookup:
             except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
+                if self._pool is not None:
+                    await self._pool.expire_connections()
                 continue
             return _from_row(row) if row else None
         raise AssertionError("unreachable")
