@@ -6,7 +6,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -50,6 +50,15 @@ def _prepare_database(settings: Settings) -> None:
         )
 
 
+def server_options() -> dict[str, Any]:
+    """uvicorn's settings for ``serve``; the benchmark's ceiling runs under the same ones."""
+    return {
+        "access_log": False,
+        "proxy_headers": False,  # the client address is decided by PORTCULLIS_TRUSTED_PROXIES
+        "server_header": False,
+    }
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -66,9 +75,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        access_log=False,
-        proxy_headers=False,  # the client address is decided by PORTCULLIS_TRUSTED_PROXIES
-        server_header=False,
+        **server_options(),
     )
 
 
