@@ -76,13 +76,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(load: Load, warmup: float) -> Measurement:
+def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurement, float]:
+    """wrk's measurement, and the server's CPU milliseconds per request during it."""
     if warmup > 0:
         run_wrk(Load(load.url, load.script, load.connections, warmup, load.env, load.threads))
-    return run_wrk(load)
+    pids = server.worker_pids()
+    before = service.cpu_seconds(pids)
+    measurement = run_wrk(load)
+    spent = service.cpu_seconds(pids) - before
+    return measurement, spent * 1000 / max(1, measurement.requests)
 
 
-def ceiling(args: argparse.Namespace, workdir: Path) -> Measurement:
+def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, float]:
     port = service.free_port()
     with service.running(
         service.ceiling_command(port, args.workers),
@@ -93,7 +98,7 @@ def ceiling(args: argparse.Namespace, workdir: Path) -> Measurement:
         workdir / "ceiling.log",
     ) as server:
         load = Load(server.url, "get.lua", 32, args.seconds, {"BENCH_PATH": "/auth/profile"})
-        return measure(load, args.warmup)
+        return measure(load, args.warmup, server)
 
 
 @contextmanager
@@ -111,8 +116,8 @@ def bench_database(
     data_dir = workdir / kind
     data_dir.mkdir(parents=True, exist_ok=True)
     print(f"[{kind}] ceiling", flush=True)
-    roof = ceiling(args, workdir)
-    rows = [Row(kind, "ceiling: constant JSON", roof, "", None)]
+    roof, roof_cpu = ceiling(args, workdir)
+    rows = [Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu)]
     with database_for(kind, args, workdir) as url:
         env = service.service_env(data_dir, url)
         service.migrate(env, data_dir)
@@ -143,13 +148,23 @@ def bench_database(
             signins = Load(server.url, "login.lua", 8, args.seconds, login_env)
 
             print(f"[{kind}] token checks", flush=True)
-            quiet = measure(checks, args.warmup)
+            quiet, quiet_cpu = measure(checks, args.warmup, server)
             rows.append(
-                Row(kind, "token checks, 32 conn", quiet, "ceiling", roof.rate, TOKEN_CHECKS)
+                Row(
+                    kind,
+                    "token checks, 32 conn",
+                    quiet,
+                    "ceiling",
+                    roof.rate,
+                    TOKEN_CHECKS,
+                    quiet_cpu,
+                )
             )
             print(f"[{kind}] logins", flush=True)
-            logged = measure(signins, args.warmup)
-            rows.append(Row(kind, "logins, 8 conn", logged, "hash bound", hash_bound, LOGINS))
+            logged, logged_cpu = measure(signins, args.warmup, server)
+            rows.append(
+                Row(kind, "logins, 8 conn", logged, "hash bound", hash_bound, LOGINS, logged_cpu)
+            )
             print(f"[{kind}] login storm", flush=True)
             storm_checks, storm_logins = run_together([checks, signins])
             rows.append(

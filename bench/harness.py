@@ -141,6 +141,7 @@ class Row:
     limit_name: str
     limit: float | None  # req/s the figure is a fraction of; None for the limits themselves
     target: Target | None = None
+    cpu_ms: float | None = None  # the server's CPU time per request (all its processes)
 
     @property
     def fraction(self) -> float | None:
@@ -175,10 +176,22 @@ class Row:
             "fraction": None if self.fraction is None else round(self.fraction, 4),
             "target": None if self.target is None else asdict(self.target),
             "met": self.met,
+            "server_cpu_ms_per_request": None if self.cpu_ms is None else round(self.cpu_ms, 3),
         }
 
 
-COLUMNS = ("database", "run", "req/s", "p50 ms", "p99 ms", "errors", "of limit", "target", "")
+COLUMNS = (
+    "database",
+    "run",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "of limit",
+    "target",
+    "",
+    "server CPU ms/req",
+)
 
 
 def _cells(row: Row) -> list[str]:
@@ -197,6 +210,7 @@ def _cells(row: Row) -> list[str]:
         fraction,
         row.target.describe() if row.target else "",
         verdict,
+        "" if row.cpu_ms is None else f"{row.cpu_ms:.3f}",
     ]
 
 
