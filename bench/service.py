@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -55,14 +56,13 @@ def ensure_wrk() -> str:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise SystemExit("wrk is missing: install it (apt-get install wrk) and run again")
     print("installing wrk with apt-get", flush=True)
-    quiet = {"stdout": subprocess.DEVNULL}
-    lock = ["-o", "DPkg::Lock::Timeout=300"]
-    subprocess.run(["apt-get", *lock, "update", "-qq"], check=True, **quiet)
+    lock = ["-o", "DPkg::Lock::Timeout=300"]  # other jobs may be installing too
+    subprocess.run(["apt-get", *lock, "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(
         ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", "wrk"],
         check=True,
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        **quiet,
+        stdout=subprocess.DEVNULL,
     )
     found = shutil.which("wrk")
     if not found:
@@ -129,7 +129,9 @@ def service_env(data_dir: Path, database_url: str) -> dict[str, str]:
 def settings_from(env: Mapping[str, str]) -> Settings:
     """The Settings the service will read from ``env``, for seeding in this process."""
     prefix = "PORTCULLIS_"
-    values = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    values: dict[str, Any] = {
+        k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)
+    }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
