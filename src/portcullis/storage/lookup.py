@@ -103,6 +103,15 @@ class SqliteSessionLookup:
             self._connection = None
 
 
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The pool's reset without its round trip.
+
+    By default asyncpg sends ``RESET ALL; UNLISTEN *; ...`` to the server on every
+    release: a second round trip per token check. These connections only ever run the
+    one SELECT above, outside any transaction, so there is no session state to undo.
+    """
+
+
 class PostgresSessionLookup:
     def __init__(self, dsn: str, pool_size: int = 10):
         self._dsn = dsn
@@ -142,7 +151,11 @@ class PostgresSessionLookup:
             async with self._pool_lock:
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._pool_size, timeout=5
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._pool_size,
+                        timeout=5,
+                        reset=_nothing_to_reset,
                     )
         return self._pool
 

@@ -1,0 +1,289 @@
+"""The benchmark of issue 6: token checks, logins and a login storm, against their limits.
+
+    .venv/bin/python -m bench [--seconds 10] [--databases sqlite,postgresql]
+
+For each database it starts ``portcullis serve --workers 2`` as production does, seeds
+accounts, logs in through the API for tokens, and drives it with wrk from separate
+processes. The limits are measured in the same run: the ceiling (the same uvicorn stack
+serving constant JSON from bench/ceiling.py) and the hash bound (cores divided by the CPU
+time of one argon2id verify). Prints one table, writes bench/results/latest.json, and
+exits 1 if any run saw a non-2xx answer (invalid) or 2 if a target was missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import service
+from bench.harness import (
+    Load,
+    Measurement,
+    Row,
+    Target,
+    all_valid,
+    run_together,
+    run_wrk,
+    table,
+    write_json,
+)
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+POSTGRES_URL = os.environ.get(
+    "PORTCULLIS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+# The targets of issue 6.
+TOKEN_CHECKS = Target(min_fraction=0.25, max_p99_ms=10)
+LOGINS = Target(min_fraction=0.90, max_p99_ms=250)
+STORM_CHECKS = Target(min_fraction=1 / 3, max_p99_ms=50)
+RSS_LIMIT_MIB = 150
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="length of each run")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured run before each")
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (skipped if unreachable)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_URL,
+        help="an admin URL; the bench creates and drops its own database",
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--accounts", type=int, default=2000, help="accounts to seed")
+    parser.add_argument("--tokens", type=int, default=256, help="sessions for token checks")
+    parser.add_argument("--hash-rounds", type=int, default=30)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the data dirs and logs")
+    return parser.parse_args(argv)
+
+
+def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurement, float]:
+    """wrk's measurement, and the server's CPU milliseconds per request during it."""
+    if warmup > 0:
+        run_wrk(Load(load.url, load.script, load.connections, warmup, load.env, load.threads))
+    pids = server.worker_pids()
+    before = service.cpu_seconds(pids)
+    measurement = run_wrk(load)
+    spent = service.cpu_seconds(pids) - before
+    return measurement, spent * 1000 / max(1, measurement.requests)
+
+
+def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, float]:
+    port = service.free_port()
+    with service.running(
+        service.ceiling_command(port, args.workers),
+        {"PATH": os.environ["PATH"]},
+        port,
+        args.workers,
+        service.ROOT,
+        workdir / "ceiling.log",
+    ) as server:
+        load = Load(server.url, "get.lua", 32, args.seconds, {"BENCH_PATH": "/auth/profile"})
+        return measure(load, args.warmup, server)
+
+
+@contextmanager
+def database_for(kind: str, args: argparse.Namespace, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'sqlite' / 'portcullis.db'}"
+    else:
+        with service.postgres_database(args.postgres_url) as url:
+            yield url
+
+
+def bench_database(
+    kind: str, args: argparse.Namespace, workdir: Path, hash_bound: float
+) -> tuple[list[Row], dict[str, Any]]:
+    data_dir = workdir / kind
+    data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[{kind}] ceiling", flush=True)
+    roof, roof_cpu = ceiling(args, workdir)
+    rows = [Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu)]
+    with database_for(kind, args, workdir) as url:
+        env = service.service_env(data_dir, url)
+        service.migrate(env, data_dir)
+        print(f"[{kind}] seeding {args.accounts} accounts", flush=True)
+        logins = service.seed(env, args.accounts)
+        port = service.free_port()
+        with service.running(
+            service.serve_command(port, args.workers),
+            env,
+            port,
+            args.workers,
+            data_dir,
+            data_dir / "server.log",
+        ) as server:
+            print(f"[{kind}] signing in {args.tokens} accounts", flush=True)
+            tokens = service.sign_in(server.url, logins[: args.tokens])
+            (data_dir / "tokens.txt").write_text("\n".join(tokens) + "\n")
+            (data_dir / "logins.txt").write_text("\n".join(logins) + "\n")
+            checks_env = {
+                "BENCH_PATH": "/auth/profile",
+                "BENCH_TOKENS": str(data_dir / "tokens.txt"),
+            }
+            login_env = {
+                "BENCH_ACCOUNTS": str(data_dir / "logins.txt"),
+                "BENCH_PASSWORD": service.PASSWORD,
+            }
+            checks = Load(server.url, "get.lua", 32, args.seconds, checks_env)
+            signins = Load(server.url, "login.lua", 8, args.seconds, login_env)
+
+            print(f"[{kind}] token checks", flush=True)
+            quiet, quiet_cpu = measure(checks, args.warmup, server)
+            rows.append(
+                Row(
+                    kind,
+                    "token checks, 32 conn",
+                    quiet,
+                    "ceiling",
+                    roof.rate,
+                    TOKEN_CHECKS,
+                    quiet_cpu,
+                )
+            )
+            print(f"[{kind}] logins", flush=True)
+            logged, logged_cpu = measure(signins, args.warmup, server)
+            rows.append(
+                Row(kind, "logins, 8 conn", logged, "hash bound", hash_bound, LOGINS, logged_cpu)
+            )
+            print(f"[{kind}] login storm", flush=True)
+            storm_checks, storm_logins = run_together([checks, signins])
+            rows.append(
+                Row(
+                    kind,
+                    "storm: token checks",
+                    storm_checks,
+                    "quiet checks",
+                    quiet.rate,
+                    STORM_CHECKS,
+                )
+            )
+            rows.append(Row(kind, "storm: logins", storm_logins, "hash bound", hash_bound))
+            rss = {str(pid): round(service.rss_mib(pid), 1) for pid in server.worker_pids()}
+    return rows, {"rss_mib_per_worker": rss}
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cores_usable": service.cores(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    service.ensure_wrk()
+    kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
+    started = datetime.now(UTC)
+    skipped: dict[str, str] = {}
+    if "postgresql" in kinds:
+        reason = service.postgres_unreachable(args.postgres_url)
+        if reason:
+            skipped["postgresql"] = f"unreachable: {reason}"
+            kinds.remove("postgresql")
+
+    print(f"hash bound: timing {args.hash_rounds} argon2id verifies", flush=True)
+    verify_seconds = service.verify_cpu_seconds(args.hash_rounds)
+    hash_bound = service.cores() / verify_seconds
+
+    workdir_context: Callable[[], AbstractContextManager[str]] = (
+        (lambda: _kept(tempfile.mkdtemp(prefix="portcullis-bench-")))
+        if args.keep
+        else (lambda: tempfile.TemporaryDirectory(prefix="portcullis-bench-"))
+    )
+    rows: list[Row] = []
+    memory: dict[str, Any] = {}
+    with workdir_context() as workdir:
+        for kind in kinds:
+            kind_rows, extra = bench_database(kind, args, Path(workdir), hash_bound)
+            rows += kind_rows
+            memory[kind] = extra["rss_mib_per_worker"]
+        if args.keep:
+            print(f"data and logs kept in {workdir}")
+
+    rss_ok = all(v < RSS_LIMIT_MIB for per in memory.values() for v in per.values())
+    extra = {
+        "hash bound": f"{hash_bound:.1f} logins/s = {service.cores()} cores / "
+        f"{verify_seconds * 1000:.1f} ms CPU per argon2id verify "
+        f"(m={service.ARGON2['memory_kib']} KiB, t={service.ARGON2['time_cost']}, "
+        f"p={service.ARGON2['parallelism']})",
+        **{
+            f"RSS per worker, {k}": ", ".join(f"{v:.0f} MiB" for v in per.values())
+            + f" (target < {RSS_LIMIT_MIB} MiB: {'ok' if rss_ok else 'MISSED'})"
+            for k, per in memory.items()
+        },
+        **{f"skipped {k}": v for k, v in skipped.items()},
+        "measured": f"{started:%Y-%m-%d %H:%M} UTC, {args.seconds:g} s per run, "
+        f"{args.workers} workers",
+    }
+    info = machine()
+    extra["machine"] = f"{info['nproc']} CPUs, {info['cpu']}"
+    print()
+    print(table(rows, extra))
+    valid = all_valid(rows)
+    met = all(row.met is not False for row in rows) and rss_ok
+    write_json(
+        args.output,
+        {
+            "started": started.isoformat(),
+            "seconds": args.seconds,
+            "workers": args.workers,
+            "machine": info,
+            "argon2": service.ARGON2,
+            "verify_cpu_ms": round(verify_seconds * 1000, 2),
+            "hash_bound": round(hash_bound, 2),
+            "rows": [row.as_dict() for row in rows],
+            "rss_mib_per_worker": memory,
+            "skipped": skipped,
+            "valid": valid,
+            "targets_met": met,
+            "table": table(rows, extra),
+        },
+    )
+    print(f"\nwritten to {args.output}")
+    if not valid:
+        print("INVALID: a run saw non-2xx answers or socket errors", file=sys.stderr)
+        return 1
+    return 0 if met else 2
+
+
+@contextmanager
+def _kept(path: str) -> Iterator[str]:
+    yield path
+
+
+if __name__ == "__main__":
+    started_at = time.monotonic()
+    code = main()
+    print(f"bench took {time.monotonic() - started_at:.0f} s")
+    sys.exit(code)

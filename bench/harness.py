@@ -1,0 +1,234 @@
+"""Running wrk, reading what it reports, and judging and printing the results.
+
+Nothing here starts servers: see ``bench.service``. Nothing here depends on timing
+either, so the formatting and the invalidation rules are tested in tests/test_bench.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+SCRIPTS = HERE / "wrk"
+MARKER = "BENCH_JSON "
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk invocation: what to ask, how hard, for how long."""
+
+    url: str
+    script: str  # a file under bench/wrk/
+    connections: int
+    seconds: float
+    env: Mapping[str, str] = field(default_factory=dict)
+    threads: int = 1
+
+    def command(self, wrk: str = "wrk") -> list[str]:
+        return [
+            wrk,
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{max(1, round(self.seconds))}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(SCRIPTS / self.script),
+            self.url,
+        ]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What wrk saw in one run."""
+
+    requests: int
+    seconds: float
+    non2xx: int
+    socket_errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.non2xx + self.socket_errors
+
+    @property
+    def valid(self) -> bool:
+        """Any non-2xx answer or socket error invalidates a run; so does an empty one."""
+        return self.errors == 0 and self.requests > 0
+
+
+def parse_wrk(output: str) -> Measurement:
+    """The measurement our Lua ``done`` hook printed. Raises ValueError if it did not."""
+    for line in output.splitlines():
+        if line.startswith(MARKER):
+            raw = json.loads(line[len(MARKER) :])
+            return Measurement(
+                requests=int(raw["requests"]),
+                seconds=raw["duration_us"] / 1e6,
+                non2xx=int(raw["non2xx"]),
+                socket_errors=sum(int(raw[k]) for k in ("connect", "read", "write", "timeout")),
+                p50_ms=raw["p50_us"] / 1000,
+                p90_ms=raw["p90_us"] / 1000,
+                p99_ms=raw["p99_us"] / 1000,
+                max_ms=raw["max_us"] / 1000,
+            )
+    raise ValueError(f"wrk printed no {MARKER.strip()} line:\n{output}")
+
+
+def start_wrk(load: Load) -> subprocess.Popen[str]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    return subprocess.Popen(
+        load.command(wrk),
+        env={"PATH": "/usr/bin:/bin", **load.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish_wrk(process: subprocess.Popen[str], load: Load) -> Measurement:
+    output, _ = process.communicate(timeout=load.seconds + 60)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    return parse_wrk(output)
+
+
+def run_wrk(load: Load) -> Measurement:
+    return finish_wrk(start_wrk(load), load)
+
+
+def run_together(loads: Sequence[Load]) -> list[Measurement]:
+    """Several wrk at once (the login storm); each a separate process."""
+    processes = [start_wrk(load) for load in loads]
+    return [finish_wrk(p, load) for p, load in zip(processes, loads, strict=True)]
+
+
+# --- judging -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure must reach ``min_fraction`` of its limit with a p99 under ``max_p99_ms``."""
+
+    min_fraction: float
+    max_p99_ms: float
+
+    def describe(self) -> str:
+        return f">={self.min_fraction:.0%}, p99<{self.max_p99_ms:g}ms"
+
+
+@dataclass(frozen=True)
+class Row:
+    database: str
+    name: str
+    measurement: Measurement
+    limit_name: str
+    limit: float | None  # req/s the figure is a fraction of; None for the limits themselves
+    target: Target | None = None
+    cpu_ms: float | None = None  # the server's CPU time per request (all its processes)
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.limit:
+            return None
+        return self.measurement.rate / self.limit
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target holds; None when there is none. An invalid run never meets."""
+        if self.target is None:
+            return None
+        if not self.measurement.valid:
+            return False
+        fraction = self.fraction or 0.0
+        return (
+            fraction >= self.target.min_fraction
+            and self.measurement.p99_ms < self.target.max_p99_ms
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        m = self.measurement
+        return {
+            "database": self.database,
+            "name": self.name,
+            **asdict(m),
+            "rate": round(m.rate, 1),
+            "errors": m.errors,
+            "valid": m.valid,
+            "limit_name": self.limit_name,
+            "limit": None if self.limit is None else round(self.limit, 1),
+            "fraction": None if self.fraction is None else round(self.fraction, 4),
+            "target": None if self.target is None else asdict(self.target),
+            "met": self.met,
+            "server_cpu_ms_per_request": None if self.cpu_ms is None else round(self.cpu_ms, 3),
+        }
+
+
+COLUMNS = (
+    "database",
+    "run",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "of limit",
+    "target",
+    "",
+    "server CPU ms/req",
+)
+
+
+def _cells(row: Row) -> list[str]:
+    m = row.measurement
+    fraction = "" if row.fraction is None else f"{row.fraction:.0%} of {row.limit_name}"
+    verdict = {True: "ok", False: "MISSED", None: ""}[row.met]
+    if not m.valid:
+        verdict = "INVALID"
+    return [
+        row.database,
+        row.name,
+        f"{m.rate:,.0f}" if m.rate >= 100 else f"{m.rate:,.1f}",
+        f"{m.p50_ms:.2f}",
+        f"{m.p99_ms:.2f}",
+        str(m.errors),
+        fraction,
+        row.target.describe() if row.target else "",
+        verdict,
+        "" if row.cpu_ms is None else f"{row.cpu_ms:.3f}",
+    ]
+
+
+def table(rows: Sequence[Row], extra: Mapping[str, str] = {}) -> str:
+    """A Markdown table of the rows, then one line per extra figure (limits, memory)."""
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    lines += [""] + [f"- {key}: {value}" for key, value in extra.items()] if extra else []
+    return "\n".join(lines)
+
+
+def all_valid(rows: Sequence[Row]) -> bool:
+    return all(row.measurement.valid for row in rows)
+
+
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")

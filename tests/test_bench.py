@@ -1,0 +1,125 @@
+"""The benchmark harness's own logic: reading wrk, judging runs, printing. No timing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.harness import (
+    Load,
+    Measurement,
+    Row,
+    Target,
+    all_valid,
+    parse_wrk,
+    table,
+    write_json,
+)
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000
+  1 threads and 32 connections
+BENCH_JSON {"requests":50000,"duration_us":5000000,"non2xx":0,"connect":0,"read":0,\
+"write":0,"timeout":0,"p50_us":1500,"p90_us":3000,"p99_us":8000,"max_us":12000}
+"""
+
+
+def measurement(**changes: object) -> Measurement:
+    values: dict[str, object] = {
+        "requests": 50000,
+        "seconds": 5.0,
+        "non2xx": 0,
+        "socket_errors": 0,
+        "p50_ms": 1.5,
+        "p90_ms": 3.0,
+        "p99_ms": 8.0,
+        "max_ms": 12.0,
+    }
+    values.update(changes)
+    return Measurement(**values)  # type: ignore[arg-type]
+
+
+class TestParsing:
+    def test_reads_the_done_hooks_line(self) -> None:
+        m = parse_wrk(WRK_OUTPUT)
+        assert m == measurement()
+        assert m.rate == 10000
+        assert m.valid
+
+    def test_socket_errors_are_summed(self) -> None:
+        output = WRK_OUTPUT.replace('"read":0', '"read":2').replace('"timeout":0', '"timeout":1')
+        assert parse_wrk(output).socket_errors == 3
+
+    def test_output_without_the_line_is_an_error(self) -> None:
+        with pytest.raises(ValueError, match="BENCH_JSON"):
+            parse_wrk("Running 5s test\nunable to connect\n")
+
+
+class TestValidity:
+    def test_a_single_non_2xx_answer_invalidates_the_run(self) -> None:
+        bad = measurement(non2xx=1)
+        assert not bad.valid
+        assert bad.errors == 1
+        row = Row("sqlite", "token checks", bad, "ceiling", 100.0, Target(0.25, 10))
+        assert row.met is False
+        assert "INVALID" in table([row])
+        assert not all_valid([Row("sqlite", "ok", measurement(), "", None), row])
+
+    def test_socket_errors_invalidate_too(self) -> None:
+        assert not measurement(socket_errors=4).valid
+
+    def test_an_empty_run_is_invalid(self) -> None:
+        assert not measurement(requests=0).valid
+
+
+class TestTargets:
+    def test_met_when_fraction_and_p99_hold(self) -> None:
+        row = Row("sqlite", "checks", measurement(), "ceiling", 20000.0, Target(0.25, 10))
+        assert row.fraction == 0.5
+        assert row.met is True
+
+    def test_missed_on_a_slow_p99(self) -> None:
+        row = Row(
+            "sqlite", "checks", measurement(p99_ms=10.0), "ceiling", 20000.0, Target(0.25, 10)
+        )
+        assert row.met is False
+
+    def test_missed_on_a_low_fraction(self) -> None:
+        row = Row("sqlite", "checks", measurement(), "ceiling", 50000.0, Target(0.25, 10))
+        assert row.met is False
+
+    def test_rows_without_a_target_are_not_judged(self) -> None:
+        assert Row("sqlite", "ceiling", measurement(), "", None).met is None
+
+
+class TestReport:
+    def test_table_has_a_row_per_run_and_the_extra_lines(self) -> None:
+        rows = [
+            Row("sqlite", "ceiling", measurement(), "", None, cpu_ms=0.03),
+            Row("sqlite", "checks", measurement(), "ceiling", 20000.0, Target(0.25, 10)),
+        ]
+        text = table(rows, {"hash bound": "97.0 logins/s"})
+        lines = text.splitlines()
+        assert lines[0].startswith("| database | run | req/s")
+        assert lines[2] == "| sqlite | ceiling | 10,000 | 1.50 | 8.00 | 0 |  |  |  | 0.030 |"
+        assert "| 50% of ceiling | >=25%, p99<10ms | ok |" in lines[3]
+        assert lines[-1] == "- hash bound: 97.0 logins/s"
+
+    def test_json_carries_every_figure(self, tmp_path: Path) -> None:
+        row = Row("postgresql", "logins", measurement(requests=450), "hash bound", 100.0)
+        path = tmp_path / "results" / "latest.json"
+        write_json(path, {"rows": [row.as_dict()]})
+        saved = json.loads(path.read_text())["rows"][0]
+        assert saved["database"] == "postgresql"
+        assert saved["rate"] == 90.0
+        assert saved["fraction"] == 0.9
+        assert saved["valid"] is True
+        assert saved["met"] is None
+
+
+def test_wrk_command_uses_our_lua_script() -> None:
+    load = Load("http://127.0.0.1:1", "login.lua", 8, 5)
+    command = load.command("/usr/bin/wrk")
+    assert command[:4] == ["/usr/bin/wrk", "-t1", "-c8", "-d5s"]
+    assert Path(command[command.index("-s") + 1]).is_file()
