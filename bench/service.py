@@ -27,7 +27,6 @@ from portcullis.config import Settings
 from portcullis.core.models import AccountStatus, NewAccount
 from portcullis.core.tokens import new_account_secret
 from portcullis.services import build_services
-from portcullis.storage.stores import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTCULLIS = Path(sys.executable).with_name("portcullis")
@@ -152,7 +151,7 @@ async def _seed(settings: Settings, count: int) -> list[str]:
         password_hash = await services.hasher.hash(PASSWORD)
         logins = [f"bench-{n:06d}@example.org" for n in range(count)]
         now = datetime.now(UTC)
-        async with SqlUnitOfWork(services.engine) as uow:
+        async with services.unit_of_work() as uow:
             for n, email in enumerate(logins):
                 await uow.accounts.add(
                     NewAccount(

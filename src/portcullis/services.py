@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -44,6 +45,7 @@ class Services:
     settings: Settings
     database: DatabaseUrl
     engine: AsyncEngine
+    unit_of_work: Callable[[], SqlUnitOfWork]
     lookup: SqliteSessionLookup | PostgresSessionLookup
     hasher: PasswordHasher
     accounts: Accounts
@@ -167,6 +169,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         settings=settings,
         database=database,
         engine=engine,
+        unit_of_work=unit_of_work,
         lookup=lookup,
         hasher=hasher,
         accounts=accounts,

@@ -53,7 +53,7 @@ class LimitsStore:
         )
 
     async def ping(self) -> str:
-        """"ok", "not configured" (in memory), or raises when Redis does not answer."""
+        """ "ok", "not configured" (in memory), or raises when Redis does not answer."""
         if self._pool is None:
             return "not configured"
         if not await self.storage.check():
