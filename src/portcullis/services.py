@@ -26,7 +26,7 @@ from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
 from portcullis.storage.database import DatabaseUrl, create_engine
-from portcullis.storage.lookup import PostgresSessionLookup, SqliteSessionLookup
+from portcullis.storage.lookup import PostgresLookup, SqliteLookup
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
@@ -46,7 +46,7 @@ class Services:
     database: DatabaseUrl
     engine: AsyncEngine
     unit_of_work: Callable[[], SqlUnitOfWork]
-    lookup: SqliteSessionLookup | PostgresSessionLookup
+    lookup: SqliteLookup | PostgresLookup
     hasher: PasswordHasher
     accounts: Accounts
     sessions: Sessions
@@ -92,10 +92,10 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, sealer)
 
-    lookup: SqliteSessionLookup | PostgresSessionLookup = (
-        SqliteSessionLookup(database.sqlite_path)
+    lookup: SqliteLookup | PostgresLookup = (
+        SqliteLookup(database.sqlite_path)
         if database.is_sqlite
-        else PostgresSessionLookup(database.asyncpg_dsn)
+        else PostgresLookup(database.asyncpg_dsn)
     )
     secret_hasher = Hasher(server_secret)
     hasher = PasswordHasher(
@@ -145,6 +145,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         ),
         audit,
         limiter,
+        lookup,
     )
     sessions = Sessions(
         unit_of_work,

@@ -37,6 +37,7 @@ from portcullis.core.passwords import (
     PasswordPolicy,
 )
 from portcullis.core.ports import (
+    AccountLookup,
     CaptchaVerifier,
     Clock,
     RateLimiter,
@@ -85,8 +86,10 @@ class Accounts:
         policy: AccountPolicy,
         audit: AuditTrail,
         limiter: RateLimiter,
+        lookup: AccountLookup,
     ):
         self._uow = uow
+        self._lookup = lookup
         self._hasher = hasher
         self._password_policy = password_policy
         self._keys = keys
@@ -108,8 +111,7 @@ class Accounts:
         """The account ``login`` (e-mail or username, already stripped) names; no hashing."""
         if not login or len(login) > MAX_LOGIN_LENGTH:
             return None
-        async with self._uow() as uow:
-            return await uow.accounts.by_login(login)
+        return await self._lookup.by_login(login)
 
     async def check_password(self, account: Account | None, password: str) -> Account:
         """``account`` if it is active and ``password`` is its password.

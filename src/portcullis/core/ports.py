@@ -63,6 +63,14 @@ class SessionLookup(Protocol):
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None: ...
 
 
+class AccountLookup(Protocol):
+    """Signing in's one read, on the same lean path as the token check."""
+
+    async def by_login(self, login: str) -> Account | None:
+        """The account whose e-mail (any case) or username is ``login``."""
+        ...
+
+
 class KeyStore(Protocol):
     async def replace(
         self,

@@ -33,15 +33,24 @@ CONNECTION_LOST = (
     TimeoutError,
 )
 
-_QUERY = """
-SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent,
-       a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
+_ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.access_tags, a.deny_tags, a.created_at,
-       a.last_activity_at
+       a.last_activity_at"""
+
+# These are built from constants only; every value is a bound parameter.
+_SESSION_QUERY = f"""
+SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
+       s.client_address, s.user_agent, {_ACCOUNT_COLUMNS}
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash = {placeholder}
-"""
+WHERE s.token_hash = {{placeholder}}
+"""  # noqa: S608
+
+# Signing in reads the account the same lean way: on SQLite this read then takes no
+# write lock, so concurrent logins in several workers do not queue behind each other.
+_ACCOUNT_QUERY = f"""
+SELECT a.id, a.password_hash, {_ACCOUNT_COLUMNS}
+FROM accounts AS a WHERE a.{{column}} = {{placeholder}}
+"""  # noqa: S608
 
 
 def _tags(raw: Any) -> tuple[str, ...]:
@@ -50,52 +59,81 @@ def _tags(raw: Any) -> tuple[str, ...]:
     return tuple(raw or ())
 
 
-def _from_row(row: Any) -> tuple[Session, Account]:
+def _account(account_id: int, columns: Any, password_hash: str | None = None) -> Account:
+    """The account whose ``_ACCOUNT_COLUMNS`` are ``columns``, in their order."""
+    return Account(
+        id=account_id,
+        email=columns[0],
+        username=columns[1],
+        full_name=columns[2],
+        orcid=columns[3],
+        secret=columns[4],
+        status=AccountStatus(columns[5]),
+        superuser=bool(columns[6]),
+        notifications_enabled=bool(columns[7]),
+        access_tags=_tags(columns[8]),
+        deny_tags=_tags(columns[9]),
+        created_at=from_epoch(columns[10]),
+        last_activity_at=from_epoch(columns[11]) if columns[11] else None,
+        password_hash=password_hash,
+    )
+
+
+def _session_and_account(row: Any) -> tuple[Session, Account]:
     session = Session(
-        id=row[0],
-        account_id=row[1],
+        id=row[1],
+        account_id=row[0],
         created_at=from_epoch(row[2]),
         last_seen_at=from_epoch(row[3]),
         expires_at=from_epoch(row[4]),
         client_address=row[5],
         user_agent=row[6],
     )
-    account = Account(
-        id=row[1],
-        email=row[7],
-        username=row[8],
-        full_name=row[9],
-        orcid=row[10],
-        secret=row[11],
-        status=AccountStatus(row[12]),
-        superuser=bool(row[13]),
-        notifications_enabled=bool(row[14]),
-        access_tags=_tags(row[15]),
-        deny_tags=_tags(row[16]),
-        created_at=from_epoch(row[17]),
-        last_activity_at=from_epoch(row[18]) if row[18] else None,
-    )
-    return session, account
+    return session, _account(row[0], row[7:])
 
 
-class SqliteSessionLookup:
+def _login_account(row: Any) -> Account:
+    return _account(row[0], row[2:], password_hash=row[1])
+
+
+def _login_query(login: str, placeholder: str) -> str:
+    column = "email" if "@" in login else "username"
+    return _ACCOUNT_QUERY.format(column=column, placeholder=placeholder)
+
+
+def _login_value(login: str) -> str:
+    return login.lower() if "@" in login else login
+
+
+class SqliteLookup:
+    """The lean reads on a plain sqlite3 connection, called synchronously.
+
+    Synchronous on purpose: in WAL mode a read never waits for a writer, and a
+    point lookup (microseconds) is cheaper than any hop to a thread.
+    """
+
     def __init__(self, path: Path):
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        self._query = _QUERY.format(placeholder="?")
 
-    async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        # Synchronous on purpose: in WAL mode this read never waits for a writer.
+    def _fetch_one(self, query: str, value: object) -> Any:
         if self._connection is None:
             self._connection = open_sqlite(self._path)
         try:
-            row = self._connection.execute(self._query, (token_hash,)).fetchone()
+            return self._connection.execute(query, (value,)).fetchone()
         except sqlite3.Error as error:
             raise Unavailable() from error
-        return _from_row(row) if row else None
+
+    async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
+        row = self._fetch_one(_SESSION_QUERY.format(placeholder="?"), token_hash)
+        return _session_and_account(row) if row else None
+
+    async def by_login(self, login: str) -> Account | None:
+        row = self._fetch_one(_login_query(login, "?"), _login_value(login))
+        return _login_account(row) if row else None
 
     async def ping(self) -> None:
-        await self.find(b"")
+        self._fetch_one("SELECT ?", 1)
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -108,41 +146,44 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 
     By default asyncpg sends ``RESET ALL; UNLISTEN *; ...`` to the server on every
     release: a second round trip per token check. These connections only ever run the
-    one SELECT above, outside any transaction, so there is no session state to undo.
+    SELECTs above, outside any transaction, so there is no session state to undo.
     """
 
 
-class PostgresSessionLookup:
+class PostgresLookup:
+    """The lean reads as prepared statements (asyncpg caches them) on a small pool."""
+
     def __init__(self, dsn: str, pool_size: int = 10):
         self._dsn = dsn
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self._query = _QUERY.format(placeholder="$1")
 
-    async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
+    async def _fetch_one(self, query: str, value: object) -> Any:
         # A dropped connection usually means its siblings were dropped too (a restart,
         # pg_terminate_backend): expire them all and retry once on a fresh connection.
         for attempt in range(2):
             try:
                 pool = await self._ensure_pool()
-                row = await pool.fetchrow(self._query, token_hash)
+                return await pool.fetchrow(query, value)
             except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
                 if self._pool is not None:
                     await self._pool.expire_connections()
-                continue
-            return _from_row(row) if row else None
         raise AssertionError("unreachable")
+
+    async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
+        row = await self._fetch_one(_SESSION_QUERY.format(placeholder="$1"), token_hash)
+        return _session_and_account(row) if row else None
+
+    async def by_login(self, login: str) -> Account | None:
+        row = await self._fetch_one(_login_query(login, "$1"), _login_value(login))
+        return _login_account(row) if row else None
 
     async def ping(self) -> None:
         """Raises Unavailable unless the database answers."""
-        try:
-            pool = await self._ensure_pool()
-            await pool.fetchval("SELECT 1")
-        except CONNECTION_LOST as error:
-            raise Unavailable() from error
+        await self._fetch_one("SELECT $1::int", 1)
 
     async def _ensure_pool(self) -> asyncpg.Pool:
         # Made on first use, not at start-up, so the service starts (and answers 503)
