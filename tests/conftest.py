@@ -93,6 +93,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty' / 'portcullis.db'}"
+        return
+    reason = _postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _postgres_url_for(name)
+    finally:
+        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 SettingsFactory = Callable[..., Settings]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import ServeProcess, portcullis_env, run_cli
+from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, run_cli
 from tests.support import PASSWORD
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_45fbafa71d708f5e.txt"
@@ -58,30 +58,22 @@ def test_schema_is_made_by_serve_on_sqlite(tmp_path: Path) -> None:
     assert (tmp_path / "fresh" / "secret_key").stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.postgres
 def test_serve_refuses_a_postgres_schema_that_is_behind(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, empty_database_url: str
 ) -> None:
-    import asyncio
-    import uuid
-
-    from tests.conftest import _postgres_execute, _postgres_unreachable, _postgres_url_for
-
-    reason = _postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
+    if empty_database_url.startswith("sqlite"):
+        pytest.skip("on SQLite serve migrates by itself (test_schema_is_made_by_serve_on_sqlite)")
+    env = portcullis_env(tmp_path / "data", database_url=empty_database_url)
+    refused = run_cli(env, "serve", "--port", "1")
+    assert refused.returncode != 0
+    assert "portcullis migrate" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert run_cli(env, "migrate").returncode == 0
+    server = ServeProcess(env)
     try:
-        env = portcullis_env(tmp_path / "data", database_url=_postgres_url_for(name))
-        refused = run_cli(env, "serve", "--port", "1")
-        assert refused.returncode != 0
-        assert "portcullis migrate" in refused.stderr
-        assert run_cli(env, "migrate").returncode == 0
-        server = ServeProcess(env)
-        server.stop()
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
     finally:
-        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.stop()
 
 
 class TestUserCommands:
@@ -218,3 +210,24 @@ def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path) -> None:
     assert ran.stdout.startswith("Logged in [")
     token = ran.stdout.strip()[len("Logged in [") : -1]
     assert len(token) >= 43
+
+
+def test_commands_started_together_migrate_once(tmp_path: Path, empty_database_url: str) -> None:
+    # As when several instances start at once, each running `portcullis migrate` first.
+    env = portcullis_env(tmp_path / "data", database_url=empty_database_url)
+    commands = [
+        subprocess.Popen(
+            [PORTCULLIS, "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [command.communicate(timeout=120) for command in commands]
+    assert [command.returncode for command in commands] == [0] * 4, outcomes
+    added = run_cli(
+        env, "user", "add", "after@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert added.returncode == 0, added.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -26,8 +27,20 @@ def alembic_config(database: DatabaseUrl) -> Config:
 
 
 def upgrade(database: DatabaseUrl) -> None:
-    """Migrate to head. Runs its own event loop: call it outside one."""
-    command.upgrade(alembic_config(database), "head")
+    """Migrate to head. Runs its own event loop: call it outside one.
+
+    Safe to run from several processes at once: they take turns (PostgreSQL by an
+    advisory lock in the migration environment, SQLite by a lock file beside the
+    database), and the later ones find the schema already at head.
+    """
+    if not database.is_sqlite:
+        command.upgrade(alembic_config(database), "head")
+        return
+    path = database.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        command.upgrade(alembic_config(database), "head")
 
 
 def head_revision(database: DatabaseUrl) -> str | None:

@@ -10,8 +10,15 @@ from sqlalchemy.engine import Connection
 from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.tables import metadata
 
+# Any number; the same in every process that migrates this database.
+MIGRATION_LOCK = 0x706F7274  # "port"
+
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances started together each run `portcullis migrate`: one migrates, the
+        # others wait here and then find nothing left to do.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=metadata,
