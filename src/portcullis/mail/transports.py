@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -41,7 +42,11 @@ class ConsoleTransport:
 
 
 class SmtpTransport:
-    """``smtp://`` (STARTTLS when offered, or forced with ``?starttls=required``), ``smtps://``."""
+    """``smtp://`` (STARTTLS when offered, or forced with ``?starttls=required``), ``smtps://``.
+
+    Certificates are verified against the system's CAs, or against ``?cafile=PATH`` for
+    a relay with a private CA.
+    """
 
     def __init__(self, url: str, timeout: float = 30):
         parts = urlsplit(url)
@@ -53,6 +58,8 @@ class SmtpTransport:
         self._password = unquote(parts.password) if parts.password else None
         starttls = options.get("starttls", "auto")
         self._start_tls: bool | None = {"required": True, "off": False}.get(starttls)
+        cafile = options.get("cafile")
+        self._tls_context = ssl.create_default_context(cafile=cafile) if cafile else None
         self._timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
@@ -64,6 +71,7 @@ class SmtpTransport:
             password=self._password,
             use_tls=self._implicit_tls,
             start_tls=False if self._implicit_tls else self._start_tls,
+            tls_context=self._tls_context,
             timeout=self._timeout,
         )
 
