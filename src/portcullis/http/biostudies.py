@@ -19,6 +19,7 @@ from portcullis.http.common import (
     json_response,
     parse_model,
     read_fields,
+    status_of,
 )
 from portcullis.services import Services
 
@@ -27,23 +28,6 @@ Short = Annotated[StrictStr, StringConstraints(max_length=1024)]
 BodyConfig = ConfigDict(extra="ignore", populate_by_name=True)
 Body = TypeVar("Body", bound=BaseModel)
 NO_STORE = {"Cache-Control": "no-store"}
-
-# The status each core error answers with in this dialect.
-STATUS = {
-    "invalid_input": 400,
-    "password_rejected": 400,
-    "invalid_credentials": 401,
-    "invalid_token": 401,
-    "invalid_key": 400,
-    "unknown_instance": 400,
-    "already_registered": 400,
-    "username_taken": 400,
-    "captcha_failed": 400,
-    "not_allowed": 403,
-    "not_found": 404,
-    "too_many_attempts": 429,
-    "unavailable": 503,
-}
 
 
 def fail(message: str, status_code: int, problems: Sequence[str] = (), **headers: str) -> Response:
@@ -55,7 +39,7 @@ def fail(message: str, status_code: int, problems: Sequence[str] = (), **headers
 def error_response(error: PortcullisError) -> Response:
     problems = error.problems if isinstance(error, InvalidInput) else []
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else {}
-    return fail(error.message, STATUS.get(error.code, 400), problems, **headers)
+    return fail(error.message, status_of(error), problems, **headers)
 
 
 def profile(account: Account, token: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portcullis.core.errors import InvalidInput
+from portcullis.core.errors import InvalidInput, PortcullisError
 from portcullis.core.models import Client
 
 JSON_TYPE = "application/json"
@@ -20,6 +20,28 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 M = TypeVar("M", bound=BaseModel)
 # Where the ClientAddress middleware leaves the address it decided on.
 CLIENT_ADDRESS_KEY = "portcullis.client_address"
+
+
+# The HTTP status of each core error: the same in every dialect and on the pages.
+STATUS = {
+    "invalid_input": 400,
+    "password_rejected": 400,
+    "invalid_credentials": 401,
+    "invalid_token": 401,
+    "invalid_key": 400,
+    "unknown_instance": 400,
+    "already_registered": 400,
+    "username_taken": 400,
+    "captcha_failed": 400,
+    "not_allowed": 403,
+    "not_found": 404,
+    "too_many_attempts": 429,
+    "unavailable": 503,
+}
+
+
+def status_of(error: PortcullisError) -> int:
+    return STATUS.get(error.code, 400)
 
 
 class BodyTooLarge(Exception):

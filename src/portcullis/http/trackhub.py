@@ -17,23 +17,12 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, AuditKind
-from portcullis.http.common import client_of, json_response, read_fields
+from portcullis.http.common import client_of, json_response, read_fields, status_of
 from portcullis.services import Services
 
 TOKEN_SCHEMES = ("token", "bearer")
 NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
 BAD_CREDENTIALS = "Invalid username or password."
-
-STATUS = {
-    "invalid_input": 400,
-    "password_rejected": 400,
-    "invalid_credentials": 401,
-    "invalid_token": 401,
-    "not_allowed": 403,
-    "not_found": 404,
-    "too_many_attempts": 429,
-    "unavailable": 503,
-}
 
 
 def error(message: str, status_code: int, **headers: str) -> Response:
@@ -42,7 +31,7 @@ def error(message: str, status_code: int, **headers: str) -> Response:
 
 def error_response(problem: PortcullisError, *, basic: bool = False) -> Response:
     """A core error in this dialect: JSON with an ``error`` key, the challenge on 401s."""
-    status_code = STATUS.get(problem.code, 400)
+    status_code = status_of(problem)
     headers: dict[str, str] = {}
     message = problem.message
     if isinstance(problem, InvalidCredentials):

@@ -21,11 +21,11 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, LinkTarget, Registration, Session
-from portcullis.http.common import client_of
+from portcullis.http.common import client_of, status_of
 from portcullis.services import Services
 from portcullis.web import csrf
 from portcullis.web.render import PREFIX, STATIC, Renderer
-from portcullis.web.words import USED_LINK, problems_of, status_of
+from portcullis.web.words import USED_LINK, problems_of
 
 SESSION_COOKIE = "portcullis-session"
 # The mailed links of the built-in "default" instance land on these pages.

@@ -13,7 +13,8 @@ from starlette.types import Scope
 
 from portcullis.config import Settings
 from portcullis.core.errors import PortcullisError, TooManyAttempts
-from portcullis.web.words import problems_of, status_of
+from portcullis.http.common import status_of
+from portcullis.web.words import problems_of
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"

@@ -17,22 +17,6 @@ USED_LINK = (
     "for a limited time."
 )
 
-STATUS = {
-    "invalid_input": 400,
-    "password_rejected": 400,
-    "invalid_credentials": 401,
-    "invalid_token": 401,
-    "invalid_key": 400,
-    "not_allowed": 403,
-    "not_found": 404,
-    "too_many_attempts": 429,
-    "unavailable": 503,
-}
-
-
-def status_of(error: PortcullisError) -> int:
-    return STATUS.get(error.code, 400)
-
 
 def wait_words(seconds: int) -> str:
     minutes = -(-seconds // 60)
