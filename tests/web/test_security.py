@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import PASSWORD, RunningServer, add_account
-from tests.web.conftest import SiteFactory, csrf_of, sign_in
+from tests.web.conftest import SiteFactory, csrf_of, sign_in, submit
 
 PAGES = [
     "/account/signin",
@@ -114,3 +114,32 @@ class TestErrorPages:
         with site.client() as client:
             assert client.get("/auth/nope").status_code == 404
             assert client.get("/auth/profile").json()["status"] == "FAIL"
+
+
+class TestRateLimits:
+    def test_page_forms_spend_the_same_per_address_budgets_as_the_api(
+        self, make_site: SiteFactory
+    ) -> None:
+        site = make_site(rate_limit_register="2/hour", rate_limit_login="2/minute")
+        fields = {"name": "Page User", "email": "p@example.org", "password": "x"}
+        with site.client() as client:
+            # The API spends one of the two registrations; the page form the other.
+            client.post(
+                "/auth/register", json={**fields, "instanceKey": "default", "path": "activate"}
+            )
+            submit(client, "/account/register", **fields)
+            held = submit(client, "/account/register", **fields)
+            assert held.status_code == 429
+            assert held.headers["content-type"].startswith("text/html")
+            assert int(held.headers["retry-after"]) > 0
+            # Showing the forms costs nothing; sending them does.
+            assert client.get("/account/signin").status_code == 200
+            assert client.get("/account/signin").status_code == 200
+            for _ in range(2):
+                submit(client, "/account/signin", login="p@example.org", password="wrong!")
+            assert (
+                submit(
+                    client, "/account/signin", login="p@example.org", password="wrong!"
+                ).status_code
+                == 429
+            )

@@ -177,10 +177,24 @@ RULES_BY_PATH = {
     "/auth/password/change": "key",
 }
 KEY_PREFIX = "/auth/activate/"
+# The pages' forms spend the same budgets as the API calls they stand for; their GETs
+# only show forms, except the activation link, which uses its key on GET.
+PAGE_RULES_BY_PATH = {
+    "/account/signin": "login",
+    "/account/profile/password": "login",  # asks for the current password
+    "/account/register": "register",
+    "/account/password/forgot": "mail",
+}
+PAGE_KEY_PREFIXES = {"GET": "/account/activate/", "POST": "/account/password/reset/"}
 
 
-def rule_for(path: str) -> str | None:
+def rule_for(method: str, path: str) -> str | None:
     path = path.rstrip("/") or "/"
+    if path.startswith("/account/"):
+        if method == "POST" and path in PAGE_RULES_BY_PATH:
+            return PAGE_RULES_BY_PATH[path]
+        prefix = PAGE_KEY_PREFIXES.get(method)
+        return "key" if prefix and path.startswith(prefix) else None
     return RULES_BY_PATH.get(path) or ("key" if path.startswith(KEY_PREFIX) else None)
 
 
@@ -201,7 +215,7 @@ class AddressLimits:
         self.error_for = error_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rule = rule_for(scope["path"]) if scope["type"] == "http" else None
+        rule = rule_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
         if rule is None or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
