@@ -50,6 +50,7 @@ class TestLogin:
             "orcid": None,
         }
         assert profile["secret"]
+        assert profile["lastActivity"]  # this sign-in
         assert answer.headers["cache-control"] == "no-store"
 
     @pytest.mark.parametrize(

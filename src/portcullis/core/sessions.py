@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from portcullis.core.audit import AuditTrail
@@ -58,7 +58,10 @@ class Sessions:
             await uow.sessions.touch(session.id, account.id, now)
             event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
             await self._audit.write(uow, event)
-        return IssuedSession(token=token, session=session, account=account)
+        # The account as it stands now: its last activity is this sign-in.
+        return IssuedSession(
+            token=token, session=session, account=replace(account, last_activity_at=now)
+        )
 
     async def resolve(self, token: str | None) -> tuple[Session, Account]:
         """The live session and active account behind ``token``.
