@@ -42,7 +42,10 @@ class AccountStore(Protocol):
 
 
 class SessionStore(Protocol):
-    async def add(self, session: Session, token_hash: bytes) -> None: ...
+    async def add(self, session: Session, token_hash: bytes) -> None:
+        """Store a new session; its account's last activity becomes the session's start."""
+        ...
+
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
         """Record activity on the session and its account."""
         ...

@@ -55,7 +55,6 @@ class Sessions:
         )
         async with self._uow() as uow:
             await uow.sessions.add(session, self._hasher.token_hash(token))
-            await uow.sessions.touch(session.id, account.id, now)
             event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
             await self._audit.write(uow, event)
         # The account as it stands now: its last activity is this sign-in.
