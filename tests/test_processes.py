@@ -77,8 +77,10 @@ def test_serve_refuses_a_postgres_schema_that_is_behind(
 
 
 class TestUserCommands:
-    def test_add_list_grant_revoke_set_password_deactivate(self, tmp_path: Path) -> None:
-        env = portcullis_env(tmp_path / "data")
+    def test_add_list_grant_revoke_set_password_deactivate(
+        self, tmp_path: Path, database_url: str
+    ) -> None:
+        env = portcullis_env(tmp_path / "data", database_url=database_url)
         add = run_cli(
             env,
             "user",
@@ -138,8 +140,8 @@ class TestUserCommands:
             server.stop()
         assert "disabled" in run_cli(env, "user", "list").stdout
 
-    def test_errors_are_plain_messages(self, tmp_path: Path) -> None:
-        env = portcullis_env(tmp_path / "data")
+    def test_errors_are_plain_messages(self, tmp_path: Path, database_url: str) -> None:
+        env = portcullis_env(tmp_path / "data", database_url=database_url)
         weak = run_cli(
             env, "user", "add", "weak@example.org", "--password-stdin", stdin="password\n"
         )
@@ -156,16 +158,18 @@ class TestUserCommands:
         assert dup.returncode == 1
         assert "already taken" in dup.stderr
 
-    def test_password_is_prompted_without_echo_when_not_on_stdin(self, tmp_path: Path) -> None:
+    def test_password_is_prompted_without_echo_when_not_on_stdin(
+        self, tmp_path: Path, database_url: str
+    ) -> None:
         # With no terminal, getpass falls back to stdin and warns; the prompt still appears.
-        env = portcullis_env(tmp_path / "data")
+        env = portcullis_env(tmp_path / "data", database_url=database_url)
         made = run_cli(env, "user", "add", "prompt@example.org", stdin=f"{PASSWORD}\n{PASSWORD}\n")
         assert made.returncode == 0, made.stderr
         assert "Password:" in made.stderr + made.stdout
 
 
 @pytest.mark.perl
-def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path) -> None:
+def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path, database_url: str) -> None:
     perl = shutil.which("perl")
     check = (
         subprocess.run(
@@ -185,7 +189,7 @@ def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path) -> None:
     script = script.replace("https://trackhubregistry.org", "{URL}")
     assert "'username' => 'exampleuser', 'password' => 'examplepass'" in script
 
-    env = portcullis_env(tmp_path / "data")
+    env = portcullis_env(tmp_path / "data", database_url=database_url)
     made = run_cli(
         env,
         "user",
