@@ -12,6 +12,8 @@ import pytest
 from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, run_cli
 from tests.support import PASSWORD
 
+# The seed document's Perl client, verbatim; checked against the seed when it is beside us.
+PERL_CLIENT = Path(__file__).parent / "fixtures" / "trackhub_login.pl"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_45fbafa71d708f5e.txt"
 
 
@@ -184,8 +186,7 @@ def test_the_seed_perl_client_logs_in_unchanged(tmp_path: Path, database_url: st
         pytest.skip(
             "Perl with LWP::UserAgent and JSON is not installed (libwww-perl, libjson-perl)"
         )
-    seed = SEED.read_text()
-    script = seed[seed.index("use strict;") : seed.index("Status:")].strip()
+    script = PERL_CLIENT.read_text()
     script = script.replace("https://trackhubregistry.org", "{URL}")
     assert "'username' => 'exampleuser', 'password' => 'examplepass'" in script
 
@@ -235,3 +236,12 @@ def test_commands_started_together_migrate_once(tmp_path: Path, empty_database_u
         env, "user", "add", "after@example.org", "--password-stdin", stdin=PASSWORD + "\n"
     )
     assert added.returncode == 0, added.stderr
+
+
+def test_the_perl_client_fixture_is_the_seeds_own() -> None:
+    if not SEED.exists():
+        pytest.skip(f"the seed document is not beside this checkout ({SEED})")
+    seed = SEED.read_text()
+    assert seed[seed.index("use strict;") : seed.index("Status:")].strip() + "\n" == (
+        PERL_CLIENT.read_text()
+    )
