@@ -9,7 +9,6 @@ database, so a revoked session is refused at once by every worker and instance.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import orjson
 from portcullis.core.errors import Unavailable
 from portcullis.core.models import Account, AccountStatus, Session
 from portcullis.storage.database import open_sqlite
+from portcullis.storage.pg_connections import ConnectionSet
 from portcullis.storage.stores import from_epoch
 
 # What a dropped or refused connection raises: the pool replaces the connection.
@@ -44,6 +44,9 @@ SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash = {{placeholder}}
 """  # noqa: S608
+
+_SESSION_QUERY_PG = _SESSION_QUERY.format(placeholder="$1")
+_SESSION_QUERY_SQLITE = _SESSION_QUERY.format(placeholder="?")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.
@@ -125,7 +128,7 @@ class SqliteLookup:
             raise Unavailable() from error
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        row = self._fetch_one(_SESSION_QUERY.format(placeholder="?"), token_hash)
+        row = self._fetch_one(_SESSION_QUERY_SQLITE, token_hash)
         return _session_and_account(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
@@ -141,40 +144,28 @@ class SqliteLookup:
             self._connection = None
 
 
-async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
-    """The pool's reset without its round trip.
-
-    By default asyncpg sends ``RESET ALL; UNLISTEN *; ...`` to the server on every
-    release: a second round trip per token check. These connections only ever run the
-    SELECTs above, outside any transaction, so there is no session state to undo.
-    """
-
-
 class PostgresLookup:
-    """The lean reads as prepared statements (asyncpg caches them) on a small pool."""
+    """The lean reads as prepared statements (asyncpg caches them per connection)."""
 
-    def __init__(self, dsn: str, pool_size: int = 10):
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+    def __init__(self, dsn: str, connections: int = 10):
+        # Connected on first use, not at start-up, so the service starts (and answers
+        # 503) while the database is down, and recovers when it returns.
+        self._connections = ConnectionSet(dsn, connections)
 
     async def _fetch_one(self, query: str, value: object) -> Any:
         # A dropped connection usually means its siblings were dropped too (a restart,
-        # pg_terminate_backend): expire them all and retry once on a fresh connection.
+        # pg_terminate_backend): expire the idle ones and retry once on a fresh one.
         for attempt in range(2):
             try:
-                pool = await self._ensure_pool()
-                return await pool.fetchrow(query, value)
+                return await self._connections.fetchrow(query, value)
             except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
-                if self._pool is not None:
-                    await self._pool.expire_connections()
+                self._connections.expire_idle()
         raise AssertionError("unreachable")
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        row = await self._fetch_one(_SESSION_QUERY.format(placeholder="$1"), token_hash)
+        row = await self._fetch_one(_SESSION_QUERY_PG, token_hash)
         return _session_and_account(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
@@ -185,22 +176,5 @@ class PostgresLookup:
         """Raises Unavailable unless the database answers."""
         await self._fetch_one("SELECT $1::int", 1)
 
-    async def _ensure_pool(self) -> asyncpg.Pool:
-        # Made on first use, not at start-up, so the service starts (and answers 503)
-        # while the database is down, and recovers when it returns.
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._pool_size,
-                        timeout=5,
-                        reset=_nothing_to_reset,
-                    )
-        return self._pool
-
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._connections.close()
