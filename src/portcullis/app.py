@@ -30,6 +30,7 @@ from portcullis.http.guards import (
     SafeHeaders,
     parse_networks,
 )
+from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.services import Services, build_services
 from portcullis.web.pages import AccountPages
@@ -122,16 +123,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await services.close()
 
     pages = AccountPages(services)
+    biostudies_api = BioStudiesApi(services)
     app = Starlette(
         routes=[
-            *BioStudiesApi(services).routes(),
+            *biostudies_api.routes(),
             *TrackHubApi(services).routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *pages.routes(),
         ],
-        # Outermost first. SafeHeaders sees every answer, CORS preflights and errors too.
+        # Outermost first. The token check skips the rest (it needs none of it; measured
+        # in its commit). SafeHeaders sees every other answer, CORS preflights and errors.
         middleware=[
+            Middleware(
+                TokenCheckFirst,
+                endpoint=biostudies_api.profile,
+                error_for=error_for,
+                internal_error=internal_error,
+                cors=bool(settings.cors_origins),
+            ),
             Middleware(SafeHeaders),
             Middleware(CatchAll, internal_error=internal_error),
             *cors(settings),

@@ -1,0 +1,61 @@
+"""The token check (``GET /auth/profile``) answered ahead of the middleware stack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from portcullis.core.errors import PortcullisError
+from portcullis.http.guards import NO_STORE, SAFE_HEADERS
+
+log = logging.getLogger("portcullis")
+
+PATH = "/auth/profile"
+
+
+class TokenCheckFirst:
+    """Every request a portal serves begins with this check, so it skips what it needs not.
+
+    It reads no body (so no body limit), is not rate limited (so no client address or
+    limits), and maps its own errors; it skips routing and those layers, and sends the
+    same safe headers. Behind a CORS allow-list, requests that name an Origin take the
+    whole stack, for its CORS headers.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        endpoint: Callable[[Request], Awaitable[Response]],
+        error_for: Callable[[Scope, PortcullisError], Response],
+        internal_error: Callable[[Scope], Response],
+        cors: bool,
+    ):
+        self.app = app
+        self.endpoint = endpoint
+        self.error_for = error_for
+        self.internal_error = internal_error
+        self.cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] != "GET"
+            or (self.cors and any(name == b"origin" for name, _ in scope["headers"]))
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self.endpoint(Request(scope, receive))
+        except PortcullisError as problem:
+            response = self.error_for(scope, problem)
+        except Exception:
+            log.exception("unexpected error on GET %s", PATH)
+            response = self.internal_error(scope)
+        present = {name for name, _ in response.raw_headers}
+        response.raw_headers.extend(h for h in (*SAFE_HEADERS, NO_STORE) if h[0] not in present)
+        await response(scope, receive, send)
