@@ -121,6 +121,10 @@ class TestProfile:
             assert answer.status_code == 200, kwargs
             assert answer.json()["sessid"] == token
             assert answer.json()["lastActivity"]
+            assert answer.headers["content-type"] == "application/json"
+            assert answer.headers["cache-control"] == "no-store"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "no-referrer"
 
     @pytest.mark.parametrize(
         "headers",
