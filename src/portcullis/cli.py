@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -73,10 +72,6 @@ def serve(
     settings = Settings()
     _prepare_database(settings)
     settings.server_secret()  # made now, once, rather than raced for by the workers
-    if workers > 1 and not settings.hash_concurrency:
-        # Each worker has its own hashing pool: together they should fill the cores, not
-        # oversubscribe them (four 19 MiB hashes on two cores thrash the caches).
-        os.environ["PORTCULLIS_HASH_CONCURRENCY"] = str(max(1, (os.cpu_count() or 1) // workers))
     uvicorn.run(
         "portcullis.app:create_app",
         factory=True,

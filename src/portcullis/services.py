@@ -22,6 +22,7 @@ from portcullis.core.passwords import PasswordHasher, PasswordPolicy
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
+from portcullis.hash_slots import HashSlots
 from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
@@ -103,6 +104,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         settings.effective_hash_concurrency,
+        gate=HashSlots(settings.data_dir, settings.effective_hash_concurrency).held,
     )
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)

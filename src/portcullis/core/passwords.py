@@ -7,6 +7,7 @@ import functools
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -37,15 +38,25 @@ class PasswordHasher:
     and a login storm queues here instead of starving the process.
     """
 
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, concurrency: int):
+    def __init__(
+        self,
+        memory_kib: int,
+        time_cost: int,
+        parallelism: int,
+        concurrency: int,
+        gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ):
         self._argon2 = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
         )
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        # Entered by the hashing thread around each hash: a bound shared with other
+        # processes, where there are several.
+        self._gate = gate
         self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._argon2.hash, normalise(password))
+        return await self._run(self._hash_sync, normalise(password))
 
     async def verify(self, stored_hash: str | None, password: str) -> Verdict:
         """Check ``password`` against ``stored_hash``; a missing hash spends the same time."""
@@ -64,9 +75,14 @@ class PasswordHasher:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _hash_sync(self, password: str) -> str:
+        with self._gate():
+            return self._argon2.hash(password)
+
     def _verify_sync(self, stored_hash: str, password: str) -> bool:
         try:
-            return self._argon2.verify(stored_hash, password)
+            with self._gate():
+                return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
