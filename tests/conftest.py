@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -61,21 +62,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
-    reason = _postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"portcullis_template_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
+@contextlib.contextmanager
+def postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database made for the caller (from ``template`` if given), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    from_template = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"{from_template}'))
     try:
-        schema.upgrade(DatabaseUrl.parse(_postgres_url_for(name)))
         yield name
     finally:
         asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    reason = _postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    with postgres_database("portcullis_template") as name:
+        schema.upgrade(DatabaseUrl.parse(_postgres_url_for(name)))
+        yield name
+
+
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=ENGINES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of its own for each test, on each engine."""
     if request.param == "sqlite":
@@ -85,15 +97,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("postgres_template")
-    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
+    with postgres_database("portcullis_test", template) as name:
         yield _postgres_url_for(name)
-    finally:
-        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no schema at all, on each engine."""
     if request.param == "sqlite":
@@ -102,12 +110,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     reason = _postgres_unreachable()
     if reason:
         pytest.skip(reason)
-    name = f"portcullis_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_execute(f'CREATE DATABASE "{name}"'))
-    try:
+    with postgres_database("portcullis_test") as name:
         yield _postgres_url_for(name)
-    finally:
-        asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 SettingsFactory = Callable[..., Settings]
