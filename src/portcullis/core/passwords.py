@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -122,10 +124,19 @@ def maximum_length(password: str, _: PasswordContext) -> Iterable[str]:
 
 @functools.cache
 def common_passwords() -> frozenset[str]:
-    """The 30,000 most common passwords from breach corpora, as bundled with zxcvbn."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    """The 30,000 most common passwords from breach corpora, as bundled with zxcvbn.
 
-    return frozenset(FREQUENCY_LISTS["passwords"])
+    Read from zxcvbn's data module alone: importing the package would also build its
+    estimator's ranked dictionaries of every list, about 8 MiB more in each worker.
+    """
+    spec = importlib.util.find_spec("zxcvbn")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(spec.submodule_search_locations[0]) / "frequency_lists.py"
+    data_spec = importlib.util.spec_from_file_location("_zxcvbn_frequency_lists", path)
+    assert data_spec is not None and data_spec.loader is not None
+    data = importlib.util.module_from_spec(data_spec)
+    data_spec.loader.exec_module(data)
+    return frozenset(data.FREQUENCY_LISTS["passwords"])
 
 
 def not_common(password: str, _: PasswordContext) -> Iterable[str]:
