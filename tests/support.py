@@ -10,7 +10,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -196,10 +195,6 @@ def fail_body(message: str, *problems: str) -> dict[str, Any]:
             "subnodes": [{"level": "ERROR", "message": p, "subnodes": []} for p in problems],
         },
     }
-
-
-def iter_database_files(folder: Path) -> Iterator[Path]:
-    yield from (p for p in folder.rglob("*") if p.is_file() and ".db" in p.name)
 
 
 def audit_rows(settings: Settings) -> list[dict[str, Any]]:

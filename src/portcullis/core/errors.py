@@ -76,11 +76,6 @@ class AlreadyRegistered(PortcullisError):
         super().__init__(f"There is a user already registered with the email address '{email}'.")
 
 
-class UsernameTaken(PortcullisError):
-    code = "username_taken"
-    message = "The username is already taken."
-
-
 class CaptchaFailed(PortcullisError):
     code = "captcha_failed"
     message = "The Provided catch key is empty or incorrect."

@@ -70,10 +70,6 @@ class PasswordHasher:
             return Verdict(ok=True, new_hash=await self.hash(password))
         return Verdict(ok=ok)
 
-    async def spend_hash_time(self, password: str) -> None:
-        """Do the work of a hash and throw it away, so a skipped hash cannot be timed."""
-        await self.hash(password)
-
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -31,7 +31,6 @@ STATUS = {
     "invalid_key": 400,
     "unknown_instance": 400,
     "already_registered": 400,
-    "username_taken": 400,
     "captcha_failed": 400,
     "not_allowed": 403,
     "not_found": 404,

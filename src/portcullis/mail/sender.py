@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -34,11 +33,6 @@ class OutboxSender:
         self._clock = clock
         self._poll = poll_seconds
         self._max_backoff = max_backoff_seconds
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Look at the outbox now rather than at the next poll."""
-        self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -46,9 +40,7 @@ class OutboxSender:
                 await self.deliver_due()
             except Exception:  # the database may be away; the loop must outlive it
                 log.exception("could not read the mail outbox; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
+            await asyncio.sleep(self._poll)
 
     async def deliver_due(self) -> int:
         """Send every due mail once; returns how many went out."""

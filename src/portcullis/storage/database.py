@@ -38,11 +38,6 @@ class DatabaseUrl:
         )
 
     @property
-    def sync_url(self) -> URL:
-        """For Alembic, which runs its own async engine from this."""
-        return self.async_url
-
-    @property
     def sqlite_path(self) -> Path:
         assert self.is_sqlite and self.url.database
         return Path(self.url.database)
