@@ -39,6 +39,8 @@ from portcullis.web.render import error_page, is_page, problem_page
 log = logging.getLogger("portcullis")
 
 PURGE_INTERVAL_SECONDS = 600
+# A refused or dropped connection to a backing service: 503, and the service heals.
+BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, OSError)
 
 
 def _is_trackhub(scope: Scope) -> bool:
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 endpoint=biostudies_api.profile,
                 error_for=error_for,
                 internal_error=internal_error,
+                unavailable=BACKING_SERVICE_ERRORS,
                 cors=bool(settings.cors_origins),
             ),
             Middleware(SafeHeaders),
@@ -153,9 +156,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             PortcullisError: on_core_error,
             HTTPException: on_http_error,
             BodyTooLarge: on_body_too_large,
-            OperationalError: on_database_error,
-            InterfaceError: on_database_error,
-            OSError: on_database_error,  # a refused or dropped connection to a backing service
+            **dict.fromkeys(BACKING_SERVICE_ERRORS, on_database_error),
         },
         lifespan=lifespan,
     )

@@ -173,3 +173,38 @@ class TestLogout:
         with server.client() as client:
             assert client.post("/auth/logout", json={"sessid": "unknown"}).status_code == 200
             assert client.post("/auth/logout").status_code == 200
+
+
+def test_a_token_check_whose_activity_write_fails_is_503_not_500(
+    server: RunningServer, account: None
+) -> None:
+    import asyncio
+
+    from sqlalchemy import update
+    from sqlalchemy.exc import OperationalError
+
+    from portcullis.services import build_services
+    from portcullis.storage.tables import sessions as sessions_table
+
+    with server.client() as client:
+        token = login(client, "admin_user")
+
+    async def last_seen_long_ago() -> None:
+        services = build_services(server.settings)
+        async with services.engine.begin() as db:
+            await db.execute(
+                update(sessions_table).values(last_seen_at=sessions_table.c.last_seen_at - 600)
+            )
+        await services.close()
+
+    asyncio.run(last_seen_long_ago())  # so this check records activity, a write
+
+    def locked_database() -> object:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    server.app.state.services.sessions._uow = locked_database  # the seam the write opens
+    with server.client() as client:
+        answer = client.get("/auth/profile", headers={"X-Session-Token": token})
+    assert answer.status_code == 503
+    assert answer.json() == fail_body("The service is temporarily unavailable.")
+    assert answer.headers["cache-control"] == "no-store"

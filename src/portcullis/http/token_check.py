@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from portcullis.core.errors import PortcullisError
+from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http.guards import NO_STORE, SAFE_HEADERS
 
 log = logging.getLogger("portcullis")
@@ -32,12 +32,14 @@ class TokenCheckFirst:
         endpoint: Callable[[Request], Awaitable[Response]],
         error_for: Callable[[Scope, PortcullisError], Response],
         internal_error: Callable[[Scope], Response],
+        unavailable: tuple[type[Exception], ...],
         cors: bool,
     ):
         self.app = app
         self.endpoint = endpoint
         self.error_for = error_for
         self.internal_error = internal_error
+        self.unavailable = unavailable
         self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,6 +55,9 @@ class TokenCheckFirst:
             response = await self.endpoint(Request(scope, receive))
         except PortcullisError as problem:
             response = self.error_for(scope, problem)
+        except self.unavailable as error:  # the once-a-minute activity write can meet these
+            log.warning("database unavailable: %s", error)
+            response = self.error_for(scope, Unavailable())
         except Exception:
             log.exception("unexpected error on GET %s", PATH)
             response = self.internal_error(scope)
