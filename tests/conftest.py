@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,12 +139,16 @@ def settings(settings_for: SettingsFactory) -> Settings:
     return settings_for()
 
 
+MakeServer = Callable[..., RunningServer]
+
+
 @pytest.fixture
-def make_server() -> Iterator[Callable[[Settings], RunningServer]]:
+def make_server() -> Iterator[MakeServer]:
+    """Starts servers (on a given pre-bound socket, if any) and stops them after the test."""
     running: list[RunningServer] = []
 
-    def make(settings: Settings) -> RunningServer:
-        server = start_server(settings)
+    def make(settings: Settings, sock: socket.socket | None = None) -> RunningServer:
+        server = start_server(settings, sock)
         running.append(server)
         return server
 
@@ -153,7 +158,7 @@ def make_server() -> Iterator[Callable[[Settings], RunningServer]]:
 
 
 @pytest.fixture
-def server(settings: Settings, make_server: Callable[[Settings], RunningServer]) -> RunningServer:
+def server(settings: Settings, make_server: MakeServer) -> RunningServer:
     return make_server(settings)
 
 

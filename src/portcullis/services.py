@@ -46,6 +46,7 @@ class Services:
     settings: Settings
     database: DatabaseUrl
     engine: AsyncEngine
+    server_secret: bytes
     unit_of_work: Callable[[], SqlUnitOfWork]
     lookup: SqliteLookup | PostgresLookup
     hasher: PasswordHasher
@@ -172,6 +173,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         settings=settings,
         database=database,
         engine=engine,
+        server_secret=server_secret,
         unit_of_work=unit_of_work,
         lookup=lookup,
         hasher=hasher,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from typer.testing import CliRunner
 
 from portcullis.cli import app
-from tests.conftest import SettingsFactory
+from tests.conftest import MakeServer, SettingsFactory
 from tests.http.test_sessions_api import cli_env
-from tests.support import PASSWORD, RunningServer, add_account, audit_rows, login, wrong_logins
+from tests.support import PASSWORD, add_account, audit_rows, login, wrong_logins
 
-MakeServer = Callable[..., RunningServer]
 NEW_PASSWORD = "another sturdy passphrase"
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 
-from tests.conftest import SettingsFactory
+from tests.conftest import MakeServer, SettingsFactory
 from tests.support import RunningServer, add_account, login
-
-MakeServer = Callable[..., RunningServer]
 
 
 def address_seen(server: RunningServer, forwarded: str) -> str:

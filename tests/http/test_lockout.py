@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import SettingsFactory
+from tests.conftest import MakeServer, SettingsFactory
 from tests.support import PASSWORD, RunningServer, add_account, fail_body, wrong_logins
 
 LOCKED = fail_body("Too many attempts. Try again later.")
 BAD_LOGIN = fail_body("Invalid email address or password.")
-MakeServer = Callable[..., RunningServer]
 
 
 def right_login(client: httpx.Client, who: str) -> httpx.Response:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL, SettingsFactory
-from tests.support import PASSWORD, RunningServer, TcpRelay, add_account, fail_body, wrong_logins
+from tests.conftest import REDIS_URL, MakeServer, SettingsFactory
+from tests.support import PASSWORD, TcpRelay, add_account, fail_body, wrong_logins
 
-MakeServer = Callable[..., RunningServer]
 TOO_MANY = fail_body("Too many attempts. Try again later.")
 UNAVAILABLE = fail_body("The service is temporarily unavailable.")
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from portcullis.config import Settings
-from tests.conftest import SettingsFactory
+from tests.conftest import MakeServer, SettingsFactory
 from tests.support import RunningServer, add_account, login
 
-MakeServer = Callable[..., RunningServer]
 APP = "https://app.example.org"
 PREFLIGHT = {
     "Access-Control-Request-Method": "POST",

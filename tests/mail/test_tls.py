@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,53 +68,45 @@ def deliver(server: RunningServer, inbox: Inbox) -> None:
     assert message["Subject"] == "Portcullis Account Activation"
 
 
+@contextmanager
+def relay(inbox: Inbox, **tls: Any) -> Iterator[int]:
+    """A real SMTP server on loopback with the given TLS options; yields its port."""
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **tls)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+def starttls(certificate: tuple[Path, Path]) -> dict[str, Any]:
+    return {"tls_context": server_context(certificate), "require_starttls": True}
+
+
 def test_starttls_required(
     certificate: tuple[Path, Path], settings_for: SettingsFactory, make_server: Any
 ) -> None:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_context(certificate),
-        require_starttls=True,
-    )
-    controller.start()
-    try:
+    inbox = Inbox()
+    with relay(inbox, **starttls(certificate)) as port:
         url = f"smtp://127.0.0.1:{port}?starttls=required&cafile={certificate[0]}"
         deliver(make_server(settings_for(mail_url=url, mail_retry_max_seconds=1)), inbox)
-    finally:
-        controller.stop()
 
 
 def test_smtps(
     certificate: tuple[Path, Path], settings_for: SettingsFactory, make_server: Any
 ) -> None:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(
-        inbox, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate)
-    )
-    controller.start()
-    try:
+    inbox = Inbox()
+    with relay(inbox, ssl_context=server_context(certificate)) as port:
         url = f"smtps://127.0.0.1:{port}?cafile={certificate[0]}"
         deliver(make_server(settings_for(mail_url=url, mail_retry_max_seconds=1)), inbox)
-    finally:
-        controller.stop()
 
 
 def test_an_untrusted_certificate_is_refused(
     certificate: tuple[Path, Path], settings_for: SettingsFactory, make_server: Any
 ) -> None:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_context(certificate),
-        require_starttls=True,
-    )
-    controller.start()
-    try:
+    inbox = Inbox()
+    with relay(inbox, **starttls(certificate)) as port:
         # No cafile: the system's CAs do not know this relay, so nothing is sent to it.
         url = f"smtp://127.0.0.1:{port}?starttls=required"
         server = make_server(settings_for(mail_url=url, mail_retry_max_seconds=1))
@@ -120,5 +114,3 @@ def test_an_untrusted_certificate_is_refused(
             assert client.post("/auth/register", json=REGISTER).status_code == 201
         with pytest.raises(AssertionError):
             inbox.wait(timeout=3)
-    finally:
-        controller.stop()

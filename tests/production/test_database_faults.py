@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import SettingsFactory, _postgres_execute
-from tests.support import PASSWORD, RunningServer, TcpRelay, add_account, fail_body, login
+from tests.conftest import MakeServer, SettingsFactory, _postgres_execute
+from tests.support import PASSWORD, TcpRelay, add_account, fail_body, login
 
 pytestmark = pytest.mark.postgres
-MakeServer = Callable[..., RunningServer]
 UNAVAILABLE = fail_body("The service is temporarily unavailable.")
 
 

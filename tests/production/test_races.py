@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 
 from portcullis.core.errors import InvalidInput
 from portcullis.services import build_services
-from tests.conftest import SettingsFactory
-from tests.support import PASSWORD, RunningServer
+from tests.conftest import MakeServer, SettingsFactory
+from tests.support import PASSWORD
 
-MakeServer = Callable[..., RunningServer]
 BODY = {
     "name": "Racer",
     "email": "same@example.org",

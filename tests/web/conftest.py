@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import SettingsFactory
-from tests.support import RunningServer, free_socket, start_server
+from tests.conftest import MakeServer, SettingsFactory
+from tests.support import RunningServer, free_socket
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -18,20 +18,14 @@ SiteFactory = Callable[..., RunningServer]
 
 
 @pytest.fixture
-def make_site(settings_for: SettingsFactory) -> Iterator[SiteFactory]:
-    running: list[RunningServer] = []
-
+def make_site(settings_for: SettingsFactory, make_server: MakeServer) -> SiteFactory:
     def make(**overrides: Any) -> RunningServer:
         sock = free_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         overrides = {"public_url": url, "cookie_secure": False, **overrides}
-        server = start_server(settings_for(**overrides), sock)
-        running.append(server)
-        return server
+        return make_server(settings_for(**overrides), sock)
 
-    yield make
-    for server in running:
-        server.stop()
+    return make
 
 
 @pytest.fixture

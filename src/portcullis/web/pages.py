@@ -72,7 +72,7 @@ class AccountPages:
         self._services = services
         self.renderer = self._render = Renderer(services.settings)
         self._settings = services.settings
-        self._csrf = csrf.Csrf(services.settings.server_secret())
+        self._csrf = csrf.Csrf(services.server_secret)
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
