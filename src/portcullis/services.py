@@ -27,7 +27,7 @@ from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
 from portcullis.storage.database import DatabaseUrl, create_engine
-from portcullis.storage.lookup import PostgresLookup, SqliteLookup
+from portcullis.storage.hot_path import PostgresHotPath, SqliteHotPath
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
@@ -48,7 +48,7 @@ class Services:
     engine: AsyncEngine
     server_secret: bytes
     unit_of_work: Callable[[], SqlUnitOfWork]
-    lookup: SqliteLookup | PostgresLookup
+    hot_path: SqliteHotPath | PostgresHotPath
     hasher: PasswordHasher
     accounts: Accounts
     sessions: Sessions
@@ -66,7 +66,7 @@ class Services:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 async with self.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-                await self.lookup.ping()
+                await self.hot_path.ping()
         except Exception as error:  # any failure means: not ready; say which
             checks["database"] = f"unavailable: {type(error).__name__}"
         try:
@@ -78,7 +78,7 @@ class Services:
 
     async def close(self) -> None:
         await self.limits_store.close()
-        await self.lookup.close()
+        await self.hot_path.close()
         await self.engine.dispose()
         self.hasher.close()
 
@@ -94,10 +94,10 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, sealer)
 
-    lookup: SqliteLookup | PostgresLookup = (
-        SqliteLookup(database.sqlite_path)
+    hot_path: SqliteHotPath | PostgresHotPath = (
+        SqliteHotPath(database.sqlite_path)
         if database.is_sqlite
-        else PostgresLookup(database.asyncpg_dsn)
+        else PostgresHotPath(database.asyncpg_dsn)
     )
     secret_hasher = Hasher(server_secret)
     hasher = PasswordHasher(
@@ -148,11 +148,11 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         ),
         audit,
         limiter,
-        lookup,
+        hot_path,
     )
     sessions = Sessions(
         unit_of_work,
-        lookup,
+        hot_path,
         secret_hasher,
         clock,
         SessionPolicy(
@@ -175,7 +175,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         engine=engine,
         server_secret=server_secret,
         unit_of_work=unit_of_work,
-        lookup=lookup,
+        hot_path=hot_path,
         hasher=hasher,
         accounts=accounts,
         sessions=sessions,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from portcullis.core.errors import NotAllowed, NotFound
@@ -38,21 +37,20 @@ class AuditTrail:
             kind=kind,
             at=self._clock.now(),
             account_id=account.id if account else account_id,
-            subject=(subject if subject is not None else account.email if account else None),
-            detail=detail,
+            # Attacker-chosen text (a login, a user agent): kept, but never longer than
+            # its column.
+            subject=_cut(
+                subject if subject is not None else account.email if account else None,
+                SUBJECT_LENGTH,
+            ),
+            detail=_cut(detail, DETAIL_LENGTH),
             actor_id=actor.id if actor else None,
-            # Attacker-chosen text: kept, but never longer than the column.
             client_address=client.address,
             user_agent=(client.user_agent or "")[:USER_AGENT_LENGTH] or None,
         )
 
     async def write(self, uow: UnitOfWork, event: AuditEvent) -> None:
         """Record ``event`` in the caller's transaction: it stands or falls with the change."""
-        event = replace(
-            event,
-            subject=event.subject[:SUBJECT_LENGTH] if event.subject else None,
-            detail=event.detail[:DETAIL_LENGTH] if event.detail else None,
-        )
         await uow.audit.add(event)
 
     async def record(self, event: AuditEvent) -> None:
@@ -82,3 +80,7 @@ class AuditTrail:
                     raise NotFound(f"No account has the e-mail address '{email}'.")
                 account_id = account.id
             return await uow.audit.list(account_id, since, max(1, min(limit, MAX_READ)))
+
+
+def _cut(text: str | None, length: int) -> str | None:
+    return text[:length] if text else None

@@ -42,10 +42,6 @@ class AccountStore(Protocol):
 
 
 class SessionStore(Protocol):
-    async def add(self, session: Session, token_hash: bytes) -> None:
-        """Store a new session; its account's last activity becomes the session's start."""
-        ...
-
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
         """Record activity on the session and its account."""
         ...
@@ -60,10 +56,18 @@ class SessionStore(Protocol):
     async def purge_expired(self, now: datetime, idle_since: datetime) -> int: ...
 
 
-class SessionLookup(Protocol):
-    """The token check's one read: kept apart so storage can serve it on the leanest path."""
+class SessionHotPath(Protocol):
+    """The token check's one read and signing in's one write.
+
+    Kept apart from the unit of work so storage can serve them on the leanest path.
+    """
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None: ...
+
+    async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
+        """In one transaction: store the new session, make its start the account's last
+        activity, and record ``event``."""
+        ...
 
 
 class AccountLookup(Protocol):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidToken, NotFound
 from portcullis.core.models import Account, AuditKind, Client, IssuedSession, Session
-from portcullis.core.ports import Clock, SessionLookup, UnitOfWorkFactory
+from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
 # Activity is written at most this often per session: a token check is a read.
@@ -27,14 +27,14 @@ class Sessions:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        lookup: SessionLookup,
+        hot_path: SessionHotPath,
         hasher: Hasher,
         clock: Clock,
         policy: SessionPolicy,
         audit: AuditTrail,
     ):
         self._uow = uow
-        self._lookup = lookup
+        self._hot_path = hot_path
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
@@ -53,10 +53,8 @@ class Sessions:
             client_address=client.address,
             user_agent=(client.user_agent or "")[:512] or None,
         )
-        async with self._uow() as uow:
-            await uow.sessions.add(session, self._hasher.token_hash(token))
-            event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
-            await self._audit.write(uow, event)
+        event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
+        await self._hot_path.start(session, self._hasher.token_hash(token), event)
         # The account as it stands now: its last activity is this sign-in.
         return IssuedSession(
             token=token, session=session, account=replace(account, last_activity_at=now)
@@ -70,7 +68,7 @@ class Sessions:
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken()
-        found = await self._lookup.find(self._hasher.token_hash(token))
+        found = await self._hot_path.find(self._hasher.token_hash(token))
         if found is None:
             raise InvalidToken()
         session, account = found

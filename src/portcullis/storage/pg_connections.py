@@ -1,4 +1,4 @@
-"""A fixed set of asyncpg connections for the token check's single statements."""
+"""A fixed set of asyncpg connections for the hot path's single statements."""
 
 from __future__ import annotations
 

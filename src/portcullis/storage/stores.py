@@ -135,9 +135,8 @@ class SqlAccountStore:
         await self._update(account_id, access_tags=list(access), deny_tags=list(deny))
 
 
-# Statements every sign-in runs, built once: building them per call (``.values(...)``)
-# cost about a third of a login's time outside the password hash (cProfile).
-INSERT_SESSION = insert(sessions)
+# Statements the token check's activity write runs, built once: building them per call
+# (``.values(...)``) cost about a third of a sign-in's time outside the hash (cProfile).
 TOUCH_SESSION = (
     update(sessions)
     .where(sessions.c.id == bindparam("session_id"))
@@ -154,25 +153,6 @@ INSERT_AUDIT = insert(audit_log)
 class SqlSessionStore:
     def __init__(self, connection: AsyncConnection):
         self._db = connection
-
-    async def add(self, session: Session, token_hash: bytes) -> None:
-        """Store a new session; its account's last activity is its start."""
-        await self._db.execute(
-            INSERT_SESSION,
-            {
-                "id": session.id,
-                "token_hash": token_hash,
-                "account_id": session.account_id,
-                "created_at": epoch(session.created_at),
-                "last_seen_at": epoch(session.last_seen_at),
-                "expires_at": epoch(session.expires_at),
-                "client_address": session.client_address,
-                "user_agent": session.user_agent,
-            },
-        )
-        await self._db.execute(
-            TOUCH_ACCOUNT, {"account_id": session.account_id, "at": epoch(session.created_at)}
-        )
 
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
         seconds = epoch(at)
