@@ -12,9 +12,9 @@ from pathlib import Path
 
 
 class HashSlots:
-    """N lock files; a hash runs while its thread holds one of them (``flock``).
+    """N lock files; hashes run while their thread holds one of them (``flock``).
 
-    Each worker has a thread pool as large as the machine's cores, so one worker can use
+    Each worker has as many hashing threads as the machine has cores, so one worker can use
     every core when the others are idle (``--workers 2`` behind 8 connections often
     puts all of them on one worker). The slots keep the machine-wide total at the
     number of cores: four 19 MiB hashes time-sliced on two cores cost more CPU each,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib.util
+import queue
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -32,12 +34,116 @@ class Verdict:
     new_hash: str | None = None  # set when the stored hash should be replaced
 
 
+Gate = Callable[[], AbstractContextManager[object]]
+
+# How many queued hashes one thread runs, once through the gate, before it lets another
+# thread in. Measured here (two processes of two threads sharing two slots, 8 hashes in
+# flight): a run of 1 cost 24.6 ms CPU per verify and p99 130 ms; runs of 3 cost 23.4 ms
+# at p99 155 ms; runs of 4 no less CPU and a p99 up to 270 ms.
+RUN_LENGTH = 3
+
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class HashThreads:
+    """A few threads that run hashes off the event loop, in the order they were asked for.
+
+    A thread claims a waiting job before it enters the gate (a machine-wide slot, where
+    several processes share the cores) and then runs up to ``run_length`` waiting jobs
+    before it leaves: an argon2 hash costs less CPU on the thread, and the memory, that
+    ran the last one, still warm in the caches. A thread never holds the gate while it
+    has nothing to run, and holds no job while it waits at the gate, so a job waits for
+    whichever thread gets through first.
+    """
+
+    def __init__(self, threads: int, gate: Gate = nullcontext, run_length: int = RUN_LENGTH):
+        self._gate = gate
+        self._run_length = run_length
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._unclaimed = threading.Semaphore(0)
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"argon2_{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((functools.partial(fn, *args), future, loop))
+        self._unclaimed.release()
+        return await future
+
+    def close(self) -> None:
+        """Let each thread finish what was asked before, then stop."""
+        for _ in self._threads:
+            self._jobs.put(None)
+            self._unclaimed.release()
+
+    def _serve(self) -> None:
+        while True:
+            self._unclaimed.acquire()
+            claimed = True  # a claim guarantees a job is queued for us
+            try:
+                with self._gate():
+                    ran = 0
+                    while True:
+                        job = self._jobs.get_nowait()
+                        claimed = False
+                        if job is None:
+                            return
+                        self._run(*job)
+                        ran += 1
+                        if ran >= self._run_length or not self._unclaimed.acquire(blocking=False):
+                            break
+                        claimed = True
+            except Exception as error:  # the gate failed: the claimed job fails with it
+                if claimed:
+                    job = self._jobs.get_nowait()
+                    if job is None:
+                        return
+                    _settle_from_thread(job[1], job[2], None, error)
+
+    @staticmethod
+    def _run(
+        fn: Callable[[], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        if future.cancelled():  # the client went away: spend no hash on it
+            return
+        try:
+            result = fn()
+        except Exception as error:
+            _settle_from_thread(future, loop, None, error)
+        else:
+            _settle_from_thread(future, loop, result, None)
+
+
+def _settle_from_thread(
+    future: asyncio.Future[Any],
+    loop: asyncio.AbstractEventLoop,
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+        loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class PasswordHasher:
     """argon2id off the event loop, with a bounded number of hashes in flight.
 
     Hashing holds a core for tens of milliseconds and releases the GIL, so it runs
-    in a small thread pool: token checks on the event loop never wait behind it,
-    and a login storm queues here instead of starving the process.
+    on a few threads: token checks on the event loop never wait behind it, and a
+    login storm queues here instead of starving the process.
     """
 
     def __init__(
@@ -46,15 +152,13 @@ class PasswordHasher:
         time_cost: int,
         parallelism: int,
         concurrency: int,
-        gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+        gate: Gate = nullcontext,
     ):
         self._argon2 = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
         )
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
-        # Entered by the hashing thread around each hash: a bound shared with other
-        # processes, where there are several.
-        self._gate = gate
+        # The gate is a bound shared with other processes, where there are several.
+        self._threads = HashThreads(concurrency, gate)
         self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
@@ -71,16 +175,14 @@ class PasswordHasher:
         return Verdict(ok=ok)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._threads.close()
 
     def _hash_sync(self, password: str) -> str:
-        with self._gate():
-            return self._argon2.hash(password)
+        return self._argon2.hash(password)
 
     def _verify_sync(self, stored_hash: str, password: str) -> bool:
         try:
-            with self._gate():
-                return self._argon2.verify(stored_hash, password)
+            return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
@@ -90,8 +192,7 @@ class PasswordHasher:
         return self._decoy
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        return await self._threads.run(fn, *args)
 
 
 # --- the policy: small validators that all report ---------------------------------
