@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -116,6 +117,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             asyncio.create_task(services.mail_sender.run(), name="mail-sender"),
             asyncio.create_task(_purge_forever(services), name="purge"),
         ]
+        # What start-up made lives as long as the worker: keep it out of every garbage
+        # collection. Token checks on PostgreSQL, alternating runs a minute apart:
+        # 8,487/7,603/7,279 req/s without, 9,596/10,326/8,928 with.
+        gc.freeze()
         try:
             yield
         finally:
