@@ -6,7 +6,8 @@ For each database it starts ``portcullis serve --workers 2`` as production does,
 accounts, logs in through the API for tokens, and drives it with wrk from separate
 processes. The limits are measured in the same run: the ceiling (the same uvicorn stack
 serving constant JSON from bench/ceiling.py) and the hash bound (cores divided by the CPU
-time of one argon2id verify while every core verifies, timed before and after the logins).
+time of one argon2id verify while every core verifies). Token checks and logins run
+--repeats times, each between two measurements of its limit; the median run is reported.
 Prints one table, writes bench/results/latest.json, and exits 1 if any run saw a non-2xx
 answer (invalid) or 2 if a target was missed.
 """
@@ -21,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="length of each run")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured run before each")
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="token check and login runs, each between measurements of its limit",
+    )
+    parser.add_argument(
         "--databases",
         default="sqlite,postgresql",
         help="comma-separated: sqlite, postgresql (skipped if unreachable)",
@@ -88,6 +96,45 @@ def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurem
     measurement = run_wrk(load)
     spent = service.cpu_seconds(pids) - before
     return measurement, spent * 1000 / max(1, measurement.requests)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One measured run and its limit: the mean of the limit just before and just after."""
+
+    measurement: Measurement
+    cpu_ms: float
+    limit: float
+
+    @property
+    def fraction(self) -> float:
+        return self.measurement.rate / self.limit if self.limit else 0.0
+
+    def row(self, kind: str, name: str, limit_name: str, target: Target) -> Row:
+        return Row(kind, name, self.measurement, limit_name, self.limit, target, self.cpu_ms)
+
+
+def bracketed(
+    limit: Callable[[], float],
+    run: Callable[[], tuple[Measurement, float]],
+    repeats: int,
+) -> tuple[Trial, list[Trial]]:
+    """``repeats`` runs between ``repeats + 1`` measurements of their limit.
+
+    Returns the median run by fraction of its limit, and all of them; an invalid run
+    (a non-2xx answer) is returned instead of the median, so it is never hidden.
+    """
+    limits = [limit()]
+    trials = []
+    for _ in range(repeats):
+        measurement, cpu_ms = run()
+        limits.append(limit())
+        trials.append(Trial(measurement, cpu_ms, (limits[-2] + limits[-1]) / 2))
+    invalid = [trial for trial in trials if not trial.measurement.valid]
+    if invalid:
+        return invalid[0], trials
+    ranked = sorted(trials, key=lambda trial: trial.fraction)
+    return ranked[len(ranked) // 2], trials
 
 
 def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, float]:
@@ -139,6 +186,8 @@ def bench_database(
             tokens = service.sign_in(server.url, logins[: args.tokens])
             (data_dir / "tokens.txt").write_text("\n".join(tokens) + "\n")
             (data_dir / "logins.txt").write_text("\n".join(logins) + "\n")
+            if kind == "postgresql":
+                service.settle_postgres(url)
             checks_env = {
                 "BENCH_PATH": "/auth/profile",
                 "BENCH_TOKENS": str(data_dir / "tokens.txt"),
@@ -150,39 +199,35 @@ def bench_database(
             checks = Load(server.url, "get.lua", 32, args.seconds, checks_env)
             signins = Load(server.url, "login.lua", 8, args.seconds, login_env)
 
-            print(f"[{kind}] token checks", flush=True)
-            quiet, quiet_cpu = measure(checks, args.warmup, server)
-            # The ceiling again, right after (this server idle meanwhile): like the hash
-            # bound below, the machine's pace drifts, so the checks are compared with the
-            # mean of the ceilings on either side of them.
-            print(f"[{kind}] ceiling again", flush=True)
-            roof_after, roof_after_cpu = ceiling(args, workdir)
-            rows.append(
-                Row(
-                    kind,
-                    "token checks, 32 conn",
-                    quiet,
-                    "ceiling (mean)",
-                    (roof.rate + roof_after.rate) / 2,
-                    TOKEN_CHECKS,
-                    quiet_cpu,
-                )
+            # The machine's pace drifts by several percent over minutes here (a verify
+            # took 21-30 ms CPU within one quarter hour), so each run is compared with
+            # the mean of its limit measured just before and just after it, this server
+            # idle meanwhile, and the median of --repeats such runs is reported.
+            print(f"[{kind}] token checks and ceilings, {args.repeats} times", flush=True)
+            roofs: list[float] = []
+
+            def roof_rate() -> float:
+                measurement, _ = ceiling(args, workdir)
+                roofs.append(measurement.rate)
+                return measurement.rate
+
+            checks_trial, checks_trials = bracketed(
+                roof_rate, lambda: measure(checks, args.warmup, server), args.repeats
             )
-            rows.append(Row(kind, "ceiling again", roof_after, "", None, cpu_ms=roof_after_cpu))
-            # Timed on either side of the logins, with the server idle: a verify's cost
-            # drifts by several percent over minutes here, so the mean of the two is
-            # what the logins' own seconds saw.
-            print(f"[{kind}] hash bound: {args.hash_rounds} verifies on each core", flush=True)
-            verify_before = service.verify_cpu_seconds(args.hash_rounds, service.cores())
-            print(f"[{kind}] logins", flush=True)
-            logged, logged_cpu = measure(signins, args.warmup, server)
-            print(f"[{kind}] hash bound again", flush=True)
-            verify_after = service.verify_cpu_seconds(args.hash_rounds, service.cores())
-            verify_seconds = (verify_before + verify_after) / 2
-            hash_bound = service.cores() / verify_seconds
-            rows.append(
-                Row(kind, "logins, 8 conn", logged, "hash bound", hash_bound, LOGINS, logged_cpu)
+            rows.append(checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS))
+
+            print(f"[{kind}] logins and hash bounds, {args.repeats} times", flush=True)
+            bounds: list[float] = []
+
+            def hash_bound() -> float:
+                verify = service.verify_cpu_seconds(args.hash_rounds, service.cores())
+                bounds.append(service.cores() / verify)
+                return bounds[-1]
+
+            logins_trial, logins_trials = bracketed(
+                hash_bound, lambda: measure(signins, args.warmup, server), args.repeats
             )
+            rows.append(logins_trial.row(kind, "logins, 8 conn", "hash bound", LOGINS))
             print(f"[{kind}] login storm", flush=True)
             storm_checks, storm_logins = run_together([checks, signins])
             rows.append(
@@ -191,16 +236,18 @@ def bench_database(
                     "storm: token checks",
                     storm_checks,
                     "quiet checks",
-                    quiet.rate,
+                    checks_trial.measurement.rate,
                     STORM_CHECKS,
                 )
             )
-            rows.append(Row(kind, "storm: logins", storm_logins, "hash bound", hash_bound))
+            rows.append(Row(kind, "storm: logins", storm_logins, "hash bound", logins_trial.limit))
             rss = {str(pid): round(service.rss_mib(pid), 1) for pid in server.worker_pids()}
     return rows, {
         "rss_mib_per_worker": rss,
-        "verify_cpu_ms": verify_seconds * 1000,
-        "verify_cpu_ms_before_after": [verify_before * 1000, verify_after * 1000],
+        "ceilings": roofs,
+        "hash_bounds": bounds,
+        "token_check_fractions": [trial.fraction for trial in checks_trials],
+        "login_fractions": [trial.fraction for trial in logins_trials],
     }
 
 
@@ -241,15 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     memory: dict[str, Any] = {}
-    verify_ms: dict[str, float] = {}
-    verify_ms_sides: dict[str, list[float]] = {}
+    trials: dict[str, dict[str, Any]] = {}
     with workdir_context() as workdir:
         for kind in kinds:
             kind_rows, extra = bench_database(kind, args, Path(workdir))
             rows += kind_rows
-            memory[kind] = extra["rss_mib_per_worker"]
-            verify_ms[kind] = extra["verify_cpu_ms"]
-            verify_ms_sides[kind] = extra["verify_cpu_ms_before_after"]
+            memory[kind] = extra.pop("rss_mib_per_worker")
+            trials[kind] = extra
         if args.keep:
             print(f"data and logs kept in {workdir}")
 
@@ -259,13 +304,19 @@ def main(argv: list[str] | None = None) -> int:
         f"p={service.ARGON2['parallelism']}"
     )
     extra = {
+        "hash bound": f"{service.cores()} cores / CPU time of one argon2id verify "
+        f"({parameters}) timed with every core verifying",
         **{
-            f"hash bound, {k}": f"{service.cores() / ms * 1000:.1f} logins/s = "
-            f"{service.cores()} cores / {ms:.1f} ms CPU per argon2id verify ({parameters}) "
-            "with every core verifying (before the logins "
-            + " ms, after ".join(f"{side:.1f}" for side in verify_ms_sides[k])
-            + " ms)"
-            for k, ms in verify_ms.items()
+            f"runs, {k}": "token checks "
+            + ", ".join(f"{f:.0%}" for f in t["token_check_fractions"])
+            + " of the ceilings around them ("
+            + ", ".join(f"{r:,.0f}" for r in t["ceilings"])
+            + " req/s); logins "
+            + ", ".join(f"{f:.0%}" for f in t["login_fractions"])
+            + " of the hash bounds around them ("
+            + ", ".join(f"{b:.1f}" for b in t["hash_bounds"])
+            + " logins/s); the median run is in the table"
+            for k, t in trials.items()
         },
         **{
             f"RSS per worker, {k}": ", ".join(f"{v:.0f} MiB" for v in per.values())
@@ -274,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **{f"skipped {k}": v for k, v in skipped.items()},
         "measured": f"{started:%Y-%m-%d %H:%M} UTC, {args.seconds:g} s per run, "
+        f"{args.repeats} runs of token checks and of logins, "
         f"{args.workers} workers",
     }
     info = machine()
@@ -290,9 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "machine": info,
             "argon2": service.ARGON2,
-            "verify_cpu_ms": {k: round(ms, 2) for k, ms in verify_ms.items()},
-            "verify_cpu_ms_before_after": verify_ms_sides,
-            "hash_bound": {k: round(service.cores() / ms * 1000, 2) for k, ms in verify_ms.items()},
+            "repeats": args.repeats,
+            "trials": trials,
             "rows": [row.as_dict() for row in rows],
             "rss_mib_per_worker": memory,
             "skipped": skipped,

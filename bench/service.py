@@ -96,6 +96,17 @@ def postgres_unreachable(url: str) -> str | None:
     return None
 
 
+def settle_postgres(url: str) -> None:
+    """Vacuum, analyze and checkpoint after the bulk load, as a database in service is.
+
+    Otherwise autovacuum and the checkpointer do it in the middle of the measured runs,
+    on the same two cores, and show in their tails.
+    """
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+    for statement in ("VACUUM ANALYZE", "CHECKPOINT"):
+        asyncio.run(_admin(dsn, statement))
+
+
 @contextmanager
 def postgres_database(admin_url: str) -> Iterator[str]:
     """A database of the bench's own, dropped afterwards; no other database is touched."""

@@ -179,15 +179,17 @@ def test_a_token_check_whose_activity_write_fails_is_503_not_500(
     server: RunningServer, account: None
 ) -> None:
     import asyncio
+    import sqlite3
 
     from sqlalchemy import update
-    from sqlalchemy.exc import OperationalError
 
     from portcullis.services import build_services
     from portcullis.storage.tables import sessions as sessions_table
 
+    if not server.settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock; PostgreSQL's lost connections: test_database_faults")
     with server.client() as client:
-        token = login(client, "admin_user")
+        token = login(client, "admin_user")  # and the hot path's writer connection is open
 
     async def last_seen_long_ago() -> None:
         services = build_services(server.settings)
@@ -199,12 +201,17 @@ def test_a_token_check_whose_activity_write_fails_is_503_not_500(
 
     asyncio.run(last_seen_long_ago())  # so this check records activity, a write
 
-    def locked_database() -> object:
-        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
-
-    server.app.state.services.sessions._uow = locked_database  # the seam the write opens
-    with server.client() as client:
-        answer = client.get("/auth/profile", headers={"X-Session-Token": token})
+    hot_path = server.app.state.services.hot_path
+    hot_path._writer.execute("PRAGMA busy_timeout = 200")  # not 30 s, for the test's sake
+    other_writer = sqlite3.connect(server.settings.database_url.removeprefix("sqlite:///"))
+    other_writer.isolation_level = None
+    other_writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with server.client() as client:
+            answer = client.get("/auth/profile", headers={"X-Session-Token": token})
+    finally:
+        other_writer.execute("ROLLBACK")
+        other_writer.close()
     assert answer.status_code == 503
     assert answer.json() == fail_body("The service is temporarily unavailable.")
     assert answer.headers["cache-control"] == "no-store"

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -123,3 +124,42 @@ def test_a_sign_in_cut_after_its_commit_is_written_once(
     calls, sessions, events = asyncio.run(run())
     assert calls == 2  # it did retry
     assert (sessions, events) == (1, 1)
+
+
+def test_a_token_check_records_activity_at_most_once_a_minute(
+    database_url: str, settings_for: SettingsFactory, make_server: MakeServer
+) -> None:
+    from sqlalchemy import select, update
+
+    from portcullis.services import build_services
+    from portcullis.storage.tables import accounts, sessions
+
+    server = make_server(settings_for())
+    add_account(server.settings, "active@example.org")
+
+    async def in_database(statement: Any) -> Any:
+        services = build_services(server.settings)
+        try:
+            async with services.engine.begin() as db:
+                result = await db.execute(statement)
+                return result.first() if statement.is_select else None
+        finally:
+            await services.close()
+
+    seen = select(sessions.c.last_seen_at, accounts.c.last_activity_at).join(
+        accounts, accounts.c.id == sessions.c.account_id
+    )
+    with server.client() as client:
+        token = login(client, "active@example.org")
+        signed_in_at = asyncio.run(in_database(seen))[0]
+        ten_minutes_ago = signed_in_at - 600
+        asyncio.run(in_database(update(sessions).values(last_seen_at=ten_minutes_ago)))
+        asyncio.run(in_database(update(accounts).values(last_activity_at=ten_minutes_ago)))
+
+        assert client.get("/auth/profile", headers={"X-Session-Token": token}).is_success
+        last_seen, last_activity = asyncio.run(in_database(seen))
+        assert last_seen >= signed_in_at and last_activity == last_seen  # written now
+
+        asyncio.run(in_database(update(sessions).values(last_seen_at=last_seen - 30)))
+        assert client.get("/auth/profile", headers={"X-Session-Token": token}).is_success
+        assert asyncio.run(in_database(seen))[0] == last_seen - 30  # within the minute: no write

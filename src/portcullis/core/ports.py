@@ -42,10 +42,6 @@ class AccountStore(Protocol):
 
 
 class SessionStore(Protocol):
-    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
-        """Record activity on the session and its account."""
-        ...
-
     async def remove_by_token_hash(self, token_hash: bytes) -> int | None:
         """Delete the session of the token; the account it belonged to, or None."""
         ...
@@ -57,7 +53,7 @@ class SessionStore(Protocol):
 
 
 class SessionHotPath(Protocol):
-    """The token check's one read and signing in's one write.
+    """The token check's one read (and its activity write), signing in's one write.
 
     Kept apart from the unit of work so storage can serve them on the leanest path.
     """
@@ -67,6 +63,10 @@ class SessionHotPath(Protocol):
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
         """In one transaction: store the new session, make its start the account's last
         activity, and record ``event``."""
+        ...
+
+    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
+        """Record activity on the session and its account, in one transaction."""
         ...
 
 

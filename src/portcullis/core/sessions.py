@@ -80,8 +80,7 @@ class Sessions:
         ):
             raise InvalidToken()
         if now - session.last_seen_at >= TOUCH_INTERVAL:
-            async with self._uow() as uow:
-                await uow.sessions.touch(session.id, account.id, now)
+            await self._hot_path.touch(session.id, account.id, now)
         return session, account
 
     async def close(self, token: str | None, client: Client | None = None) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,16 @@ _START_SQLITE = (
     "UPDATE accounts SET last_activity_at = ? WHERE id = ?",
     f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
 )
+
+# A token check records activity at most once a minute per session, on the same path.
+_TOUCH_SQLITE = (
+    "UPDATE sessions SET last_seen_at = ? WHERE id = ?",
+    "UPDATE accounts SET last_activity_at = ? WHERE id = ?",
+)
+_TOUCH_PG = """
+WITH seen AS (UPDATE sessions SET last_seen_at = $1 WHERE id = $2)
+UPDATE accounts SET last_activity_at = $1 WHERE id = $3
+"""
 
 # PostgreSQL takes the three as one statement: one round trip, one implicit transaction.
 _START_PG = f"""
@@ -196,20 +207,33 @@ class SqliteHotPath:
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
         session_row, audit_row = _start_values(session, token_hash, event)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer_thread, self._start, session_row, audit_row)
-
-    def _start(self, session_row: tuple[Any, ...], audit_row: tuple[Any, ...]) -> None:
-        """On the writer thread: the sign-in's transaction, start to end."""
         insert_session, touch_account, insert_audit = _START_SQLITE
+        await self._write(
+            (insert_session, session_row),
+            (touch_account, (session_row[3], session_row[2])),
+            (insert_audit, audit_row),
+        )
+
+    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
+        touch_session, touch_account = _TOUCH_SQLITE
+        seconds = epoch(at)
+        await self._write(
+            (touch_session, (seconds, session_id)), (touch_account, (seconds, account_id))
+        )
+
+    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_thread, self._transaction, statements)
+
+    def _transaction(self, statements: tuple[tuple[str, tuple[Any, ...]], ...]) -> None:
+        """On the writer thread: one transaction, start to end, without a hop between."""
         try:
             if self._writer is None:
                 self._writer = open_sqlite(self._path)
             self._writer.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for the lock
             try:
-                self._writer.execute(insert_session, session_row)
-                self._writer.execute(touch_account, (session_row[3], session_row[2]))
-                self._writer.execute(insert_audit, audit_row)
+                for statement, values in statements:
+                    self._writer.execute(statement, values)
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
@@ -241,12 +265,13 @@ class PostgresHotPath:
         # 503) while the database is down, and recovers when it returns.
         self._connections = ConnectionSet(dsn, connections)
 
-    async def _fetch_one(self, query: str, value: object) -> Any:
+    async def _fetch_one(self, query: str, *values: object) -> Any:
         # A dropped connection usually means its siblings were dropped too (a restart,
         # pg_terminate_backend): expire the idle ones and retry once on a fresh one.
+        # Only for statements that can run twice: reads, and the activity write.
         for attempt in range(2):
             try:
-                return await self._connections.fetchrow(query, value)
+                return await self._connections.fetchrow(query, *values)
             except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
@@ -277,6 +302,9 @@ class PostgresHotPath:
                 if attempt:
                     raise Unavailable() from error
                 self._connections.expire_idle()
+
+    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
+        await self._fetch_one(_TOUCH_PG, epoch(at), session_id, account_id)
 
     async def ping(self) -> None:
         """Raises Unavailable unless the database answers."""

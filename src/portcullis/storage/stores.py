@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -135,29 +135,12 @@ class SqlAccountStore:
         await self._update(account_id, access_tags=list(access), deny_tags=list(deny))
 
 
-# Statements the token check's activity write runs, built once: building them per call
-# (``.values(...)``) cost about a third of a sign-in's time outside the hash (cProfile).
-TOUCH_SESSION = (
-    update(sessions)
-    .where(sessions.c.id == bindparam("session_id"))
-    .values(last_seen_at=bindparam("at"))
-)
-TOUCH_ACCOUNT = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("account_id"))
-    .values(last_activity_at=bindparam("at"))
-)
 INSERT_AUDIT = insert(audit_log)
 
 
 class SqlSessionStore:
     def __init__(self, connection: AsyncConnection):
         self._db = connection
-
-    async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
-        seconds = epoch(at)
-        await self._db.execute(TOUCH_SESSION, {"session_id": session_id, "at": seconds})
-        await self._db.execute(TOUCH_ACCOUNT, {"account_id": account_id, "at": seconds})
 
     async def remove_by_token_hash(self, token_hash: bytes) -> int | None:
         row = (
