@@ -165,9 +165,7 @@ def bench_database(
 ) -> tuple[list[Row], dict[str, Any]]:
     data_dir = workdir / kind
     data_dir.mkdir(parents=True, exist_ok=True)
-    print(f"[{kind}] ceiling", flush=True)
-    roof, roof_cpu = ceiling(args, workdir)
-    rows = [Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu)]
+    rows: list[Row] = []
     with database_for(kind, args, workdir) as url:
         env = service.service_env(data_dir, url)
         service.migrate(env, data_dir)
@@ -204,16 +202,18 @@ def bench_database(
             # the mean of its limit measured just before and just after it, this server
             # idle meanwhile, and the median of --repeats such runs is reported.
             print(f"[{kind}] token checks and ceilings, {args.repeats} times", flush=True)
-            roofs: list[float] = []
+            roofs: list[tuple[Measurement, float]] = []
 
             def roof_rate() -> float:
-                measurement, _ = ceiling(args, workdir)
-                roofs.append(measurement.rate)
-                return measurement.rate
+                roofs.append(ceiling(args, workdir))
+                return roofs[-1][0].rate
 
             checks_trial, checks_trials = bracketed(
                 roof_rate, lambda: measure(checks, args.warmup, server), args.repeats
             )
+            # The ceiling run just before the reported token checks, for its own figures.
+            roof, roof_cpu = roofs[checks_trials.index(checks_trial)]
+            rows.append(Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu))
             rows.append(checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS))
 
             print(f"[{kind}] logins and hash bounds, {args.repeats} times", flush=True)
@@ -244,7 +244,7 @@ def bench_database(
             rss = {str(pid): round(service.rss_mib(pid), 1) for pid in server.worker_pids()}
     return rows, {
         "rss_mib_per_worker": rss,
-        "ceilings": roofs,
+        "ceilings": [measurement.rate for measurement, _ in roofs],
         "hash_bounds": bounds,
         "token_check_fractions": [trial.fraction for trial in checks_trials],
         "login_fractions": [trial.fraction for trial in logins_trials],

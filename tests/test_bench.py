@@ -123,3 +123,23 @@ def test_wrk_command_uses_our_lua_script() -> None:
     command = load.command("/usr/bin/wrk")
     assert command[:4] == ["/usr/bin/wrk", "-t1", "-c8", "-d5s"]
     assert Path(command[command.index("-s") + 1]).is_file()
+
+
+def test_each_run_is_judged_against_the_limits_on_either_side_and_the_median_reported() -> None:
+    from bench.__main__ import bracketed
+
+    limits = iter([100.0, 300.0, 100.0, 100.0])  # measured before, between and after
+    runs = iter([measurement(requests=500), measurement(requests=450), measurement(requests=400)])
+    chosen, trials = bracketed(lambda: next(limits), lambda: (next(runs), 1.0), 3)
+    # 100 req/s against a mean limit of 200, 90 against 200, 80 against 100.
+    assert [round(trial.fraction, 2) for trial in trials] == [0.5, 0.45, 0.8]
+    assert chosen is trials[0]  # the median fraction, 0.5
+
+
+def test_a_run_with_errors_is_reported_in_place_of_the_median() -> None:
+    from bench.__main__ import bracketed
+
+    runs = iter([measurement(), measurement(non2xx=1), measurement()])
+    chosen, trials = bracketed(lambda: 10_000.0, lambda: (next(runs), 1.0), 3)
+    assert chosen is trials[1]
+    assert not chosen.measurement.valid
