@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.close()
+            gc.unfreeze()  # where apps come and go in one process (the tests), let go
 
     pages = AccountPages(services)
     biostudies_api = BioStudiesApi(services)
