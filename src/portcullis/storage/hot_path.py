@@ -234,10 +234,12 @@ class SqliteHotPath:
             try:
                 for statement, values in statements:
                     self._writer.execute(statement, values)
+                self._writer.execute("COMMIT")
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                # Never leave the transaction open: every later write would fail on it.
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
         except sqlite3.OperationalError as error:  # locked past the timeout, disk, I/O
             raise Unavailable() from error
 
