@@ -27,10 +27,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package")
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -89,12 +93,29 @@ class Person:
         """Press the button and wait for the page it sends the form to."""
         old_page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.XPATH, f'//button[normalize-space(.)="{button}"]').click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
+        self._wait_for_new_page(old_page)
 
     def follow(self, link: str) -> None:
         old_page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.LINK_TEXT, link).click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old_page))
+        self._wait_for_new_page(old_page)
+
+    def _wait_for_new_page(self, old_page: WebElement) -> None:
+        def old_page_gone(_: WebDriver) -> bool:
+            try:
+                old_page.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                # Chromium sometimes says "stale" in other words while it tears the old
+                # document down.
+                return "does not belong to the document" in str(error)
+            return False
+
+        wait = WebDriverWait(self.driver, 10)
+        wait.until(old_page_gone)
+        # Gone is not enough: reading a page still being parsed once met that same error.
+        wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     @property
     def heading(self) -> str:
