@@ -313,7 +313,7 @@ def sign_in(url: str, logins: list[str], concurrency: int = 8) -> list[str]:
 # --- the hash bound -------------------------------------------------------------------
 
 
-def verify_cpu_seconds(rounds: int, threads: int = 1) -> float:
+def verify_cpu_seconds(rounds: int, threads: int) -> float:
     """CPU seconds of one argon2id verify at the bench's parameters.
 
     ``threads`` threads verify ``rounds`` times each, started together, and each times
