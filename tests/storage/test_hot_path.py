@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from portcullis.config import Settings
 from portcullis.core.models import AuditEvent, AuditKind, Session
 from portcullis.storage.hot_path import PostgresHotPath
 from tests.conftest import MakeServer, SettingsFactory
@@ -163,3 +164,34 @@ def test_a_token_check_records_activity_at_most_once_a_minute(
         asyncio.run(in_database(update(sessions).values(last_seen_at=last_seen - 30)))
         assert client.get("/auth/profile", headers={"X-Session-Token": token}).is_success
         assert asyncio.run(in_database(seen))[0] == last_seen - 30  # within the minute: no write
+
+
+def test_many_token_checks_at_once_each_get_their_own_answer(
+    settings: Settings, make_server: MakeServer
+) -> None:
+    """On PostgreSQL checks in flight together share a query: none may get another's answer."""
+    server = make_server(settings)
+    people = [f"gathered-{n}@example.org" for n in range(4)]
+    tokens: dict[str, str] = {}
+    with server.client() as client:
+        for person in people:
+            add_account(server.settings, person)
+            tokens[login(client, person)] = person
+            ended = login(client, person)
+            assert client.post("/auth/logout", json={"sessid": ended}).is_success
+            tokens[ended] = ""  # ended: refused
+    for n in range(4):
+        tokens[f"never-issued-{n}-{'x' * 40}"] = ""
+
+    async def check_all_at_once() -> list[tuple[str, int, str]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+
+            async def check(token: str) -> tuple[str, int, str]:
+                answer = await client.get("/auth/profile", headers={"X-Session-Token": token})
+                email = answer.json().get("email", "") if answer.is_success else ""
+                return token, answer.status_code, email
+
+            return await asyncio.gather(*(check(token) for token in list(tokens) * 8))
+
+    for token, status, email in asyncio.run(check_all_at_once()):
+        assert (status, email) == ((200, tokens[token]) if tokens[token] else (401, ""))

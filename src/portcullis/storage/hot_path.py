@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ import orjson
 from portcullis.core.errors import Unavailable
 from portcullis.core.models import Account, AccountStatus, AuditEvent, Session
 from portcullis.storage.database import open_sqlite
+from portcullis.storage.gathered import GatheredLookups
 from portcullis.storage.pg_connections import ConnectionSet
 from portcullis.storage.stores import epoch, from_epoch
 
@@ -48,8 +50,15 @@ FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash = {{placeholder}}
 """  # noqa: S608
 
-_SESSION_QUERY_PG = _SESSION_QUERY.format(placeholder="$1")
 _SESSION_QUERY_SQLITE = _SESSION_QUERY.format(placeholder="?")
+# On PostgreSQL the token checks waiting at one moment share one query (GatheredLookups);
+# each row carries its token hash last, to be handed to the check that asked for it.
+_SESSIONS_QUERY_PG = f"""
+SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
+       s.client_address, s.user_agent, {_ACCOUNT_COLUMNS}, s.token_hash
+FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
+WHERE s.token_hash = ANY($1::bytea[])
+"""  # noqa: S608
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.
@@ -266,22 +275,32 @@ class PostgresHotPath:
         # Connected on first use, not at start-up, so the service starts (and answers
         # 503) while the database is down, and recovers when it returns.
         self._connections = ConnectionSet(dsn, connections)
+        self._sessions = GatheredLookups(self._sessions_by_token_hash)
 
-    async def _fetch_one(self, query: str, *values: object) -> Any:
+    async def _retried(
+        self, fetch: Callable[..., Awaitable[Any]], query: str, *values: object
+    ) -> Any:
         # A dropped connection usually means its siblings were dropped too (a restart,
         # pg_terminate_backend): expire the idle ones and retry once on a fresh one.
         # Only for statements that can run twice: reads, and the activity write.
         for attempt in range(2):
             try:
-                return await self._connections.fetchrow(query, *values)
+                return await fetch(query, *values)
             except CONNECTION_LOST as error:
                 if attempt:
                     raise Unavailable() from error
                 self._connections.expire_idle()
         raise AssertionError("unreachable")
 
+    async def _fetch_one(self, query: str, *values: object) -> Any:
+        return await self._retried(self._connections.fetchrow, query, *values)
+
+    async def _sessions_by_token_hash(self, token_hashes: list[bytes]) -> dict[bytes, Any]:
+        rows = await self._retried(self._connections.fetch, _SESSIONS_QUERY_PG, token_hashes)
+        return {row[-1]: row for row in rows}
+
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        row = await self._fetch_one(_SESSION_QUERY_PG, token_hash)
+        row = await self._sessions.find(token_hash)
         return _session_and_account(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
@@ -313,4 +332,5 @@ class PostgresHotPath:
         await self._fetch_one("SELECT $1::int", 1)
 
     async def close(self) -> None:
+        await self._sessions.close()
         await self._connections.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -28,14 +29,23 @@ class ConnectionSet:
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
 
     async def fetchrow(self, query: str, *args: object) -> Any:
+        return await self._on_a_connection(asyncpg.Connection.fetchrow, query, args)
+
+    async def fetch(self, query: str, *args: object) -> list[Any]:
+        rows: list[Any] = await self._on_a_connection(asyncpg.Connection.fetch, query, args)
+        return rows
+
+    async def _on_a_connection(
+        self, method: Callable[..., Awaitable[Any]], query: str, args: tuple[object, ...]
+    ) -> Any:
         connection = await self._take()
         try:
-            row = await connection.fetchrow(query, *args)
+            result = await method(connection, query, *args)
         except BaseException:
             self._drop(connection)
             raise
         self._give_back(connection)
-        return row
+        return result
 
     def expire_idle(self) -> None:
         """Drop every idle connection: after one was lost, its siblings likely were too."""
