@@ -21,7 +21,7 @@ class GatheredLookups(Generic[Key, Found]):
     Why: on PostgreSQL each lookup in its own query cost a process wake-up and two
     socket writes on each side. With 32 token checks in flight on 2 cores, the server's
     backends spent 0.05-0.08 ms CPU per check and the workers 0.12-0.14 ms; gathered,
-    0.01-0.02 and 0.07-0.08 ms (bench/, PostgreSQL on the same machine).
+    0.01-0.03 and 0.08-0.12 ms (bench/'s setup, PostgreSQL on the same machine).
     """
 
     def __init__(
