@@ -42,23 +42,18 @@ _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.sta
        a.notifications_enabled, a.access_tags, a.deny_tags, a.created_at,
        a.last_activity_at"""
 
-# These are built from constants only; every value is a bound parameter.
+# These are built from constants only; every value is a bound parameter. Each row ends
+# with its token hash: on PostgreSQL the token checks waiting at one moment share one
+# query (GatheredLookups), and each check is handed the row of its own token.
 _SESSION_QUERY = f"""
-SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, {_ACCOUNT_COLUMNS}
-FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash = {{placeholder}}
-"""  # noqa: S608
-
-_SESSION_QUERY_SQLITE = _SESSION_QUERY.format(placeholder="?")
-# On PostgreSQL the token checks waiting at one moment share one query (GatheredLookups);
-# each row carries its token hash last, to be handed to the check that asked for it.
-_SESSIONS_QUERY_PG = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
        s.client_address, s.user_agent, {_ACCOUNT_COLUMNS}, s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash = ANY($1::bytea[])
+WHERE s.token_hash {{match}}
 """  # noqa: S608
+
+_SESSION_QUERY_SQLITE = _SESSION_QUERY.format(match="= ?")
+_SESSIONS_QUERY_PG = _SESSION_QUERY.format(match="= ANY($1::bytea[])")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.
