@@ -110,8 +110,17 @@ class Trial:
     def fraction(self) -> float:
         return self.measurement.rate / self.limit if self.limit else 0.0
 
-    def row(self, kind: str, name: str, limit_name: str, target: Target) -> Row:
-        return Row(kind, name, self.measurement, limit_name, self.limit, target, self.cpu_ms)
+    def row(self, kind: str, name: str, limit_name: str, target: Target, load: Load) -> Row:
+        return Row(
+            kind,
+            name,
+            self.measurement,
+            limit_name,
+            self.limit,
+            target,
+            self.cpu_ms,
+            load.connections,
+        )
 
 
 def bracketed(
@@ -214,7 +223,9 @@ def bench_database(
             # The ceiling run just before the reported token checks, for its own figures.
             roof, roof_cpu = roofs[checks_trials.index(checks_trial)]
             rows.append(Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu))
-            rows.append(checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS))
+            rows.append(
+                checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS, checks)
+            )
 
             print(f"[{kind}] logins and hash bounds, {args.repeats} times", flush=True)
             bounds: list[float] = []
@@ -227,7 +238,7 @@ def bench_database(
             logins_trial, logins_trials = bracketed(
                 hash_bound, lambda: measure(signins, args.warmup, server), args.repeats
             )
-            rows.append(logins_trial.row(kind, "logins, 8 conn", "hash bound", LOGINS))
+            rows.append(logins_trial.row(kind, "logins, 8 conn", "hash bound", LOGINS, signins))
             if kind == "postgresql":
                 # The login runs leave thousands of updated and inserted rows behind;
                 # until autovacuum comes round (a minute or more), token checks ran at
@@ -329,6 +340,14 @@ def main(argv: list[str] | None = None) -> int:
             f"RSS per worker, {k}": ", ".join(f"{v:.0f} MiB" for v in per.values())
             + f" (target < {RSS_LIMIT_MIB} MiB: {'ok' if rss_ok else 'MISSED'})"
             for k, per in memory.items()
+        },
+        **{
+            f"out of reach, {row.database} {row.name}": f"{row.connections} connections at "
+            f"the {row.limit_name} ({row.limit:,.1f}/s) cannot average under "
+            f"{row.least_mean_ms:.0f} ms (Little's law), above the p99 target of "
+            f"{row.target.max_p99_ms:g} ms"
+            for row in rows
+            if row.p99_reachable is False and row.target and row.limit and row.least_mean_ms
         },
         **{f"skipped {k}": v for k, v in skipped.items()},
         "measured": f"{started:%Y-%m-%d %H:%M} UTC, {args.seconds:g} s per run, "

@@ -142,12 +142,33 @@ class Row:
     limit: float | None  # req/s the figure is a fraction of; None for the limits themselves
     target: Target | None = None
     cpu_ms: float | None = None  # the server's CPU time per request (all its processes)
+    connections: int | None = None  # wrk's, where ``limit`` bounds what they can get
 
     @property
     def fraction(self) -> float | None:
         if not self.limit:
             return None
         return self.measurement.rate / self.limit
+
+    @property
+    def least_mean_ms(self) -> float | None:
+        """The least mean latency the connections can see on this machine.
+
+        wrk's connections each wait for an answer before they ask again, so they get
+        ``connections / mean latency`` answers a second (Little's law); as that cannot
+        exceed the limit, their mean latency cannot fall below ``connections / limit``.
+        """
+        if not self.connections or not self.limit:
+            return None
+        return self.connections / self.limit * 1000
+
+    @property
+    def p99_reachable(self) -> bool | None:
+        """False when the p99 target lies below the least mean latency: no server meets it
+        here, whatever it does (a p99 under the mean would need a tail of seconds)."""
+        if self.target is None or self.least_mean_ms is None:
+            return None
+        return self.least_mean_ms < self.target.max_p99_ms
 
     @property
     def met(self) -> bool | None:
@@ -176,6 +197,9 @@ class Row:
             "fraction": None if self.fraction is None else round(self.fraction, 4),
             "target": None if self.target is None else asdict(self.target),
             "met": self.met,
+            "connections": self.connections,
+            "least_mean_ms": None if self.least_mean_ms is None else round(self.least_mean_ms, 1),
+            "p99_target_reachable": self.p99_reachable,
             "server_cpu_ms_per_request": None if self.cpu_ms is None else round(self.cpu_ms, 3),
         }
 
@@ -198,6 +222,8 @@ def _cells(row: Row) -> list[str]:
     m = row.measurement
     fraction = "" if row.fraction is None else f"{row.fraction:.0%} of {row.limit_name}"
     verdict = {True: "ok", False: "MISSED", None: ""}[row.met]
+    if row.met is False and row.p99_reachable is False:
+        verdict = "MISSED: p99 out of reach here"
     if not m.valid:
         verdict = "INVALID"
     return [

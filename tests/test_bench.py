@@ -143,3 +143,34 @@ def test_a_run_with_errors_is_reported_in_place_of_the_median() -> None:
     chosen, trials = bracketed(lambda: 10_000.0, lambda: (next(runs), 1.0), 3)
     assert chosen is trials[1]
     assert not chosen.measurement.valid
+
+
+class TestReach:
+    def test_closed_loop_connections_cannot_average_under_connections_over_the_limit(
+        self,
+    ) -> None:
+        row = Row(
+            "sqlite", "logins", measurement(), "hash bound", 32.0, Target(0.9, 250), connections=8
+        )
+        assert row.least_mean_ms == 250.0
+        assert row.p99_reachable is False
+
+    def test_an_unreachable_p99_is_named_in_the_verdict(self) -> None:
+        slow = measurement(requests=150, p50_ms=260.0, p99_ms=400.0)  # 30 logins/s
+        row = Row("sqlite", "logins", slow, "hash bound", 31.0, Target(0.9, 250), connections=8)
+        assert row.met is False
+        assert "| MISSED: p99 out of reach here |" in table([row])
+        assert row.as_dict()["p99_target_reachable"] is False
+        assert row.as_dict()["least_mean_ms"] == 258.1
+
+    def test_a_reachable_miss_is_a_plain_miss(self) -> None:
+        slow = measurement(requests=400, p99_ms=400.0)  # 80 logins/s, p99 over the target
+        row = Row("sqlite", "logins", slow, "hash bound", 90.0, Target(0.9, 250), connections=8)
+        assert row.p99_reachable is True
+        assert row.met is False
+        assert "| MISSED |" in table([row])
+
+    def test_without_connections_reach_is_not_judged(self) -> None:
+        row = Row("sqlite", "storm", measurement(), "quiet checks", 9000.0, Target(1 / 3, 50))
+        assert row.least_mean_ms is None
+        assert row.p99_reachable is None
