@@ -36,6 +36,7 @@ from bench.harness import (
     all_valid,
     run_together,
     run_wrk,
+    stolen_share,
     table,
     write_json,
 )
@@ -175,6 +176,7 @@ def bench_database(
     data_dir = workdir / kind
     data_dir.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
+    ticks_before = service.machine_ticks()
     with database_for(kind, args, workdir) as url:
         env = service.service_env(data_dir, url)
         service.migrate(env, data_dir)
@@ -261,6 +263,7 @@ def bench_database(
             rows.append(Row(kind, "storm: logins", storm_logins, "hash bound", logins_trial.limit))
             rss = {str(pid): round(service.rss_mib(pid), 1) for pid in server.worker_pids()}
     return rows, {
+        "stolen_share": stolen_share(ticks_before, service.machine_ticks()),
         "rss_mib_per_worker": rss,
         "ceilings": [measurement.rate for measurement, _ in roofs],
         "hash_bounds": bounds,
@@ -340,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             f"RSS per worker, {k}": ", ".join(f"{v:.0f} MiB" for v in per.values())
             + f" (target < {RSS_LIMIT_MIB} MiB: {'ok' if rss_ok else 'MISSED'})"
             for k, per in memory.items()
+        },
+        **{
+            f"stolen, {k}": f"{t['stolen_share']:.0%} of the CPUs' time went to other guests "
+            "of the host during this database's runs (it slows the runs, not the hash bound)"
+            for k, t in trials.items()
+            if t["stolen_share"] is not None
         },
         **{
             f"out of reach, {row.database} {row.name}": f"{row.connections} connections at "

@@ -119,6 +119,29 @@ def run_together(loads: Sequence[Load]) -> list[Measurement]:
     return [finish_wrk(p, load) for p, load in zip(processes, loads, strict=True)]
 
 
+# --- the machine ---------------------------------------------------------------------
+
+
+def cpu_ticks(proc_stat: str) -> tuple[int, int]:
+    """(stolen, all) clock ticks of every CPU so far, from the text of /proc/stat.
+
+    Steal is time the hypervisor gave to other guests while this one had work: it
+    slows a run down but not the hash bound, which is timed in CPU time.
+    """
+    fields = proc_stat.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("not /proc/stat: its first line is the total of every CPU")
+    # user nice system idle iowait irq softirq steal; guest time is counted in user.
+    ticks = [int(value) for value in fields[1:9]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the CPUs' time stolen between two readings of ``cpu_ticks``."""
+    elapsed = after[1] - before[1]
+    return (after[0] - before[0]) / elapsed if elapsed > 0 else None
+
+
 # --- judging -----------------------------------------------------------------------
 
 

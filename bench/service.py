@@ -24,6 +24,7 @@ import httpx
 from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy.engine import make_url
 
+from bench.harness import cpu_ticks
 from portcullis.config import Settings
 from portcullis.core.models import AccountStatus, NewAccount
 from portcullis.core.tokens import new_account_secret
@@ -243,6 +244,14 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / ticks
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(stolen, all) CPU ticks of this machine so far; (0, 0) without /proc."""
+    try:
+        return cpu_ticks(Path("/proc/stat").read_text())
+    except (OSError, ValueError):
+        return 0, 0
 
 
 def rss_mib(pid: int) -> float:

@@ -13,7 +13,9 @@ from bench.harness import (
     Row,
     Target,
     all_valid,
+    cpu_ticks,
     parse_wrk,
+    stolen_share,
     table,
     write_json,
 )
@@ -174,3 +176,25 @@ class TestReach:
         row = Row("sqlite", "storm", measurement(), "quiet checks", 9000.0, Target(1 / 3, 50))
         assert row.least_mean_ms is None
         assert row.p99_reachable is None
+
+
+class TestStolenTime:
+    PROC_STAT = (
+        "cpu  53864 17317 12432 42347 749 0 2979 13753 0 0\n"
+        "cpu0 26900 8600 6200 21100 370 0 1500 6870 0 0\n"
+        "intr 123\n"
+    )
+
+    def test_reads_steal_and_the_total_from_the_first_line(self) -> None:
+        assert cpu_ticks(self.PROC_STAT) == (
+            13753,
+            53864 + 17317 + 12432 + 42347 + 749 + 2979 + 13753,
+        )
+
+    def test_the_share_is_stolen_ticks_over_all_ticks_between_readings(self) -> None:
+        assert stolen_share((100, 1000), (150, 1200)) == 0.25
+        assert stolen_share((100, 1000), (100, 1000)) is None
+
+    def test_other_text_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            cpu_ticks("intr 123\n")
