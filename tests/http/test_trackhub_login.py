@@ -91,6 +91,12 @@ class TestLogin:
                 "headers": {"Authorization": "Basic " + base64.b64encode(b"nocolon").decode()},
             },
             {"method": "POST", "json": {"username": 12, "password": ["x"]}},
+            # Raw bytes outside ASCII, where base64 belongs, and base64 of text not UTF-8.
+            {"method": "POST", "headers": {"Authorization": b"Basic \xff\xfe=="}},
+            {
+                "method": "GET",
+                "headers": {"Authorization": b"Basic " + base64.b64encode(b"\xff:\xfe")},
+            },
         ],
     )
     def test_bad_or_missing_credentials_are_401(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,7 +55,9 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
         user, colon, password = (
             base64.b64decode(value.strip(), validate=True).decode().partition(":")
         )
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # binascii.Error (not base64), UnicodeDecodeError (not UTF-8 inside), and the plain
+        # ValueError b64decode raises for bytes outside ASCII, which reach us as latin-1.
         raise InvalidCredentials() from None
     if not colon:
         raise InvalidCredentials()
