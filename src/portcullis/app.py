@@ -28,6 +28,7 @@ from portcullis.http.guards import (
     BodyLimit,
     CatchAll,
     ClientAddress,
+    NoNullCharacters,
     SafeHeaders,
     parse_networks,
 )
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Middleware(CatchAll, internal_error=internal_error),
             *cors(settings),
             Middleware(ClientAddress, trusted=parse_networks(settings.trusted_proxies)),
+            Middleware(NoNullCharacters, error_for=error_for),
             Middleware(AddressLimits, limiter=services.limiter, error_for=error_for),
             Middleware(BodyLimit, limit=settings.max_body_bytes, too_large=too_large),
         ],

@@ -144,3 +144,63 @@ def test_no_answer_ever_carries_a_stack_trace(server: RunningServer, settings: S
             answer = client.post("/auth/login", content=body, headers=JSON)
             assert answer.status_code in (400, 401)
             assert "Traceback" not in answer.text
+
+
+NUL = "a\x00b"  # PostgreSQL's text cannot hold it; every route refuses it alike
+
+
+def test_null_characters_in_bodies_paths_and_queries_are_400(
+    server: RunningServer, settings: Settings
+) -> None:
+    add_account(settings, "nul@example.org")
+    add_account(settings, "root@example.org", superuser=True)
+    with server.client() as client:
+        user = {"X-Session-Token": login(client, "nul@example.org")}
+        admin = {"X-Session-Token": login(client, "root@example.org")}
+        answers = [
+            client.post("/auth/login", json={"login": NUL, "password": "x"}),
+            client.post("/auth/login", json={"login": "nul@example.org", "password": NUL}),
+            client.post("/auth/login", data={"login": NUL, "password": "x"}),
+            client.post(
+                "/auth/password/reset", json={"email": NUL, "instanceKey": "default", "path": "/"}
+            ),
+            client.post(
+                "/auth/check-registration", json={"userEmail": NUL, "userName": NUL}, headers=admin
+            ),
+            client.delete("/auth/sessions/a%00b", headers=user),
+            client.get("/auth/admin/users/a%00b/sessions", headers=admin),
+            client.post("/auth/admin/users/a%00b/logout-all", headers=admin),
+            client.get("/auth/admin/audit?user=a%00b", headers=admin),
+            # Nested deeper than Python's recursion limit, as deep as JSON parsing allows.
+            client.post(
+                "/auth/login",
+                content=b'{"login": ' + b"[" * 1020 + b'"\\u0000"' + b"]" * 1020 + b"}",
+                headers=JSON,
+            ),
+        ]
+        for answer in answers:
+            log = assert_fail(answer, 400)
+            assert log["subnodes"] == [
+                {"level": "ERROR", "message": "Null characters are not allowed.", "subnodes": []}
+            ], answer.request.url
+        # Nothing was stored or broken on the way: the account signs in as before.
+        assert login(client, "nul@example.org")
+
+
+def test_null_characters_at_the_trackhub_login(server: RunningServer, settings: Settings) -> None:
+    import base64
+
+    add_account(settings, "thr-nul@example.org", username="thrnul")
+    basic_nul = base64.b64encode(b"thr\x00nul:" + PASSWORD.encode()).decode()
+    with server.client() as client:
+        form = client.post("/api/login", data={"username": NUL, "password": PASSWORD})
+        assert (form.status_code, form.json()) == (
+            400,
+            {"error": "Null characters are not allowed."},
+        )
+        basic = client.get("/api/login", headers={"Authorization": f"Basic {basic_nul}"})
+        assert basic.status_code == 401 and set(basic.json()) == {"error"}
+        query = client.get("/api/logout?auth_token=a%00b")
+        assert query.status_code == 400
+        good = client.post("/api/login", data={"username": "thrnul", "password": PASSWORD})
+        assert good.status_code == 200

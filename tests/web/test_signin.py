@@ -32,6 +32,16 @@ class TestSignIn:
                 assert profile_status(site, token) == 200
                 assert "ada@example.org" in client.get("/account/profile").text
 
+    def test_a_null_character_is_refused_in_words_on_any_database(
+        self, site: RunningServer
+    ) -> None:
+        add_account(site.settings, "ada@example.org")
+        with site.client() as client:
+            answer = submit(client, "/account/signin", login="ada\x00@example.org", password="x")
+            assert answer.status_code == 400
+            assert "Null characters are not allowed." in answer.text
+            assert sign_in(client, "ada@example.org", PASSWORD).status_code == 303
+
     def test_wrong_password_is_said_in_plain_words(self, site: RunningServer) -> None:
         add_account(site.settings, "ada@example.org")
         with site.client() as client:

@@ -39,6 +39,30 @@ STATUS = {
 }
 
 
+# PostgreSQL's text cannot hold NUL, and no name, address, key or password needs one: it
+# is refused wherever a request can carry it (as Django's form fields do), so SQLite and
+# PostgreSQL answer alike and nothing reaches a query that would fail on it.
+NO_NULL_CHARACTERS = "Null characters are not allowed."
+
+
+def refuse_null_characters(fields: object) -> None:
+    """Raise InvalidInput if any text in ``fields`` (keys and values, nested) holds NUL.
+
+    A loop, not recursion: JSON may nest deeper than Python's recursion limit.
+    """
+    waiting = [fields]
+    while waiting:
+        value = waiting.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput([NO_NULL_CHARACTERS])
+        elif isinstance(value, Mapping):
+            waiting.extend(value.keys())
+            waiting.extend(value.values())
+        elif isinstance(value, list):
+            waiting.extend(value)
+
+
 def status_of(error: PortcullisError) -> int:
     return STATUS.get(error.code, 400)
 
@@ -62,8 +86,14 @@ async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
 
     JSON is tried whatever the Content-Type says: the BioStudies documentation's own
     ``curl -d '{...}'`` sends JSON labelled as a form. Raises InvalidInput on anything
-    that is neither.
+    that is neither, or on text holding a NUL character.
     """
+    fields = await _read_fields(request, allow_form=allow_form)
+    refuse_null_characters(fields)
+    return fields
+
+
+async def _read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
     body = await request.body()
     if not body.strip():
         return {}

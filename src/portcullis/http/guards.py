@@ -5,13 +5,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import unquote_to_bytes
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portcullis.core.errors import PortcullisError
+from portcullis.core.errors import InvalidInput, PortcullisError
 from portcullis.core.ports import RateLimiter
-from portcullis.http.common import CLIENT_ADDRESS_KEY, BodyTooLarge
+from portcullis.http.common import CLIENT_ADDRESS_KEY, NO_NULL_CHARACTERS, BodyTooLarge
 
 log = logging.getLogger("portcullis")
 
@@ -112,6 +113,28 @@ class CatchAll:
             if started:
                 raise
             await self.internal_error(scope)(scope, receive, send)
+
+
+class NoNullCharacters:
+    """Refuses a path or query string holding a NUL character (``%00``) with a 400.
+
+    Bodies are checked where they are read (``read_fields``, the pages' forms); headers
+    never carry one (the HTTP parser refuses them). Path parameters (an e-mail address,
+    a session id) and query parameters reach database queries that would fail on it.
+    """
+
+    def __init__(self, app: ASGIApp, error_for: Callable[[Scope, PortcullisError], Response]):
+        self.app = app
+        self.error_for = error_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"])
+        ):
+            refused = InvalidInput([NO_NULL_CHARACTERS])
+            await self.error_for(scope, refused)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def parse_networks(items: Iterable[str]) -> list[IpNetwork]:

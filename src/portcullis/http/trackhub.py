@@ -59,7 +59,7 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
         # binascii.Error (not base64), UnicodeDecodeError (not UTF-8 inside), and the plain
         # ValueError b64decode raises for bytes outside ASCII, which reach us as latin-1.
         raise InvalidCredentials() from None
-    if not colon:
+    if not colon or "\x00" in user or "\x00" in password:  # no account holds a NUL
         raise InvalidCredentials()
     return user, password
 

@@ -21,7 +21,7 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, LinkTarget, Registration, Session
-from portcullis.http.common import client_of, status_of
+from portcullis.http.common import client_of, refuse_null_characters, status_of
 from portcullis.services import Services
 from portcullis.web import csrf
 from portcullis.web.render import PREFIX, STATIC, Renderer
@@ -143,6 +143,7 @@ class AccountPages:
                 form = {key: value for key, value in data.items() if isinstance(value, str)}
             if not self._csrf.valid(request.cookies.get(csrf.COOKIE), form.get(csrf.FIELD)):
                 return self._page(request, "expired.html", 403, title="Please try again")
+            refuse_null_characters(form)
             return await handler(request, form)
 
         return guarded
