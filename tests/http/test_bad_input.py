@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import pytest
@@ -188,8 +189,6 @@ def test_null_characters_in_bodies_paths_and_queries_are_400(
 
 
 def test_null_characters_at_the_trackhub_login(server: RunningServer, settings: Settings) -> None:
-    import base64
-
     add_account(settings, "thr-nul@example.org", username="thrnul")
     basic_nul = base64.b64encode(b"thr\x00nul:" + PASSWORD.encode()).decode()
     with server.client() as client:
