@@ -17,23 +17,26 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import service
 from bench.harness import (
+    CpuSplit,
     Load,
     Measurement,
     Row,
     Target,
     all_valid,
+    cpu_split,
     run_together,
     run_wrk,
     stolen_share,
@@ -88,15 +91,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurement, float]:
-    """wrk's measurement, and the server's CPU milliseconds per request during it."""
+def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurement, CpuSplit]:
+    """wrk's measurement, and where the machine's CPU time went during it, per request."""
     if warmup > 0:
         run_wrk(Load(load.url, load.script, load.connections, warmup, load.env, load.threads))
     pids = server.worker_pids()
-    before = service.cpu_seconds(pids)
+    before = service.read_cpu(pids)
+    wrk_before = _children_cpu_seconds()
     measurement = run_wrk(load)
-    spent = service.cpu_seconds(pids) - before
-    return measurement, spent * 1000 / max(1, measurement.requests)
+    wrk_seconds = _children_cpu_seconds() - wrk_before  # wrk has exited and been waited for
+    after = service.read_cpu(pids)
+    return measurement, cpu_split(before, after, wrk_seconds, measurement.requests)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ class Trial:
     """One measured run and its limit: the mean of the limit just before and just after."""
 
     measurement: Measurement
-    cpu_ms: float
+    cpu: CpuSplit
     limit: float
 
     @property
@@ -119,14 +129,14 @@ class Trial:
             limit_name,
             self.limit,
             target,
-            self.cpu_ms,
+            self.cpu.server,
             load.connections,
         )
 
 
 def bracketed(
     limit: Callable[[], float],
-    run: Callable[[], tuple[Measurement, float]],
+    run: Callable[[], tuple[Measurement, CpuSplit]],
     repeats: int,
 ) -> tuple[Trial, list[Trial]]:
     """``repeats`` runs between ``repeats + 1`` measurements of their limit.
@@ -137,9 +147,9 @@ def bracketed(
     limits = [limit()]
     trials = []
     for _ in range(repeats):
-        measurement, cpu_ms = run()
+        measurement, cpu = run()
         limits.append(limit())
-        trials.append(Trial(measurement, cpu_ms, (limits[-2] + limits[-1]) / 2))
+        trials.append(Trial(measurement, cpu, (limits[-2] + limits[-1]) / 2))
     invalid = [trial for trial in trials if not trial.measurement.valid]
     if invalid:
         return invalid[0], trials
@@ -147,7 +157,7 @@ def bracketed(
     return ranked[len(ranked) // 2], trials
 
 
-def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, float]:
+def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, CpuSplit]:
     port = service.free_port()
     with service.running(
         service.ceiling_command(port, args.workers),
@@ -213,7 +223,7 @@ def bench_database(
             # the mean of its limit measured just before and just after it, this server
             # idle meanwhile, and the median of --repeats such runs is reported.
             print(f"[{kind}] token checks and ceilings, {args.repeats} times", flush=True)
-            roofs: list[tuple[Measurement, float]] = []
+            roofs: list[tuple[Measurement, CpuSplit]] = []
 
             def roof_rate() -> float:
                 roofs.append(ceiling(args, workdir))
@@ -224,7 +234,7 @@ def bench_database(
             )
             # The ceiling run just before the reported token checks, for its own figures.
             roof, roof_cpu = roofs[checks_trials.index(checks_trial)]
-            rows.append(Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu))
+            rows.append(Row(kind, "ceiling: constant JSON", roof, "", None, cpu_ms=roof_cpu.server))
             rows.append(
                 checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS, checks)
             )
@@ -269,7 +279,27 @@ def bench_database(
         "hash_bounds": bounds,
         "token_check_fractions": [trial.fraction for trial in checks_trials],
         "login_fractions": [trial.fraction for trial in logins_trials],
+        # Per login, in every run, and what one verify cost in the hash bounds around it.
+        "login_cpu_ms": [_rounded(asdict(trial.cpu)) for trial in logins_trials],
+        "login_verify_ms": [service.cores() * 1000 / trial.limit for trial in logins_trials],
+        "login_cpu_median": logins_trials.index(logins_trial),
     }
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 3) for name, value in values.items()}
+
+
+def where_login_cpu_went(kind: str, trials: dict[str, Any]) -> str:
+    """The median login run's CPU per login, by who spent it, beside one verify's cost."""
+    median = trials["login_cpu_median"]
+    split = CpuSplit(**trials["login_cpu_ms"][median])
+    verify = trials["login_verify_ms"][median]
+    database = "PostgreSQL" if kind == "postgresql" else None
+    return (
+        f"{split.describe(database)}; one verify cost {verify:.2f} ms in the hash bounds "
+        "around the run"
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -339,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             + " logins/s); the median run is in the table"
             for k, t in trials.items()
         },
+        **{f"CPU per login, {k}": where_login_cpu_went(k, t) for k, t in trials.items()},
         **{
             f"RSS per worker, {k}": ", ".join(f"{v:.0f} MiB" for v in per.values())
             + f" (target < {RSS_LIMIT_MIB} MiB: {'ok' if rss_ok else 'MISSED'})"

@@ -149,6 +149,99 @@ def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | Non
     return (after[0] - before[0]) / elapsed if elapsed > 0 else None
 
 
+def idle_ticks(proc_stat: str) -> tuple[int, int]:
+    """(idle, all) clock ticks of every CPU so far, from the text of /proc/stat."""
+    fields = proc_stat.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("not /proc/stat: its first line is the total of every CPU")
+    ticks = [int(value) for value in fields[1:9]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle and iowait: no CPU ran anything
+
+
+def task_stat(text: str) -> tuple[str, int]:
+    """(name, user and system ticks) from the text of /proc/<pid>[/task/<tid>]/stat."""
+    # The name may hold spaces and parentheses: it ends at the last ')'.
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 1 :].split()
+    return name, int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+# --- where the CPU went ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds spent so far, by who spent them. Two readings frame a run."""
+
+    hashing: float  # the workers' hashing threads
+    workers: float  # the workers' other threads: event loops (and SQLite's writer)
+    database: float  # the PostgreSQL server's processes
+    busy: float  # every CPU of the machine, on anything
+    elapsed: float  # every CPU of the machine, busy or idle
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """Milliseconds of the machine's CPU time per request during one run, by who spent it.
+
+    The parts add up to the whole machine's time (cores x seconds / requests), so a
+    fraction of the hash bound below one shows where the rest went.
+    """
+
+    hashing: float
+    workers: float
+    database: float
+    load_generator: float
+    rest: float  # the kernel's own threads, interrupts, the machine's other services
+    idle: float
+
+    @property
+    def server(self) -> float:
+        """The service's own processes: hashing and event loops."""
+        return self.hashing + self.workers
+
+    @property
+    def total(self) -> float:
+        return self.server + self.database + self.load_generator + self.rest + self.idle
+
+    def describe(self, database: str | None) -> str:
+        parts = [f"hashing threads {self.hashing:.2f}", f"event loops {self.workers:.2f}"]
+        if database:
+            parts.append(f"{database} {self.database:.2f}")
+        parts += [
+            f"wrk {self.load_generator:.2f}",
+            f"the rest of the machine {self.rest:.2f}",
+            f"idle {self.idle:.2f}",
+        ]
+        return f"{self.total:.2f} ms of the machine's CPU time: " + ", ".join(parts)
+
+
+def cpu_split(
+    before: CpuReading, after: CpuReading, load_generator_seconds: float, requests: int
+) -> CpuSplit:
+    """Where the machine's CPU time went between two readings, per request.
+
+    Per-process times and the machine's totals are counted in clock ticks by separate
+    counters, so the rest, their difference, can come out a tick below zero: it is
+    then shown as zero.
+    """
+    per_request = 1000 / max(1, requests)
+    hashing = after.hashing - before.hashing
+    workers = after.workers - before.workers
+    database = after.database - before.database
+    busy = after.busy - before.busy
+    rest = max(0.0, busy - hashing - workers - database - load_generator_seconds)
+    idle = max(0.0, (after.elapsed - before.elapsed) - busy)
+    return CpuSplit(
+        hashing=hashing * per_request,
+        workers=workers * per_request,
+        database=database * per_request,
+        load_generator=load_generator_seconds * per_request,
+        rest=rest * per_request,
+        idle=idle * per_request,
+    )
+
+
 # --- judging -----------------------------------------------------------------------
 
 

@@ -24,13 +24,15 @@ import httpx
 from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy.engine import make_url
 
-from bench.harness import cpu_ticks
+from bench.harness import CpuReading, cpu_ticks, idle_ticks, task_stat
 from portcullis.config import Settings
 from portcullis.core.models import AccountStatus, NewAccount
+from portcullis.core.passwords import HASHING_THREAD_NAME
 from portcullis.core.tokens import new_account_secret
 from portcullis.services import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")  # the unit of every CPU time in /proc
 PORTCULLIS = Path(sys.executable).with_name("portcullis")
 PASSWORD = "bench passphrase, long enough and not common"
 
@@ -233,17 +235,42 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _ticks_of(stat: Path) -> tuple[str, int]:
+    """(name, CPU ticks) of a process or thread; ("", 0) once it is gone."""
+    try:
+        return task_stat(stat.read_text())
+    except OSError:
+        return "", 0
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User and system time of the processes so far, all their threads included."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / ticks
+    return sum(_ticks_of(Path(f"/proc/{pid}/stat"))[1] for pid in pids) / TICKS
+
+
+def read_cpu(worker_pids: list[int]) -> CpuReading:
+    """The CPU time spent so far by the workers' hashing threads, the rest of the
+    workers, the PostgreSQL server (every process named postgres), and the machine."""
+    hashing = 0
+    for pid in worker_pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+            name, ticks = _ticks_of(task)
+            if name == HASHING_THREAD_NAME:
+                hashing += ticks
+    database = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        name, ticks = _ticks_of(stat)
+        if name == "postgres":
+            database += ticks
+    idle, elapsed = idle_ticks(Path("/proc/stat").read_text())
+    return CpuReading(
+        hashing=hashing / TICKS,
+        # A process's own total keeps the time of threads that have ended.
+        workers=cpu_seconds(worker_pids) - hashing / TICKS,
+        database=database / TICKS,
+        busy=(elapsed - idle) / TICKS,
+        elapsed=elapsed / TICKS,
+    )
 
 
 def machine_ticks() -> tuple[int, int]:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from bench.harness import (
+    CpuReading,
+    CpuSplit,
     Load,
     Measurement,
     Row,
     Target,
     all_valid,
+    cpu_split,
     cpu_ticks,
+    idle_ticks,
     parse_wrk,
     stolen_share,
     table,
+    task_stat,
     write_json,
 )
 
@@ -40,6 +46,9 @@ def measurement(**changes: object) -> Measurement:
     }
     values.update(changes)
     return Measurement(**values)  # type: ignore[arg-type]
+
+
+NO_CPU = CpuSplit(hashing=0, workers=0, database=0, load_generator=0, rest=0, idle=0)
 
 
 class TestParsing:
@@ -132,7 +141,7 @@ def test_each_run_is_judged_against_the_limits_on_either_side_and_the_median_rep
 
     limits = iter([100.0, 300.0, 100.0, 100.0])  # measured before, between and after
     runs = iter([measurement(requests=500), measurement(requests=450), measurement(requests=400)])
-    chosen, trials = bracketed(lambda: next(limits), lambda: (next(runs), 1.0), 3)
+    chosen, trials = bracketed(lambda: next(limits), lambda: (next(runs), NO_CPU), 3)
     # 100 req/s against a mean limit of 200, 90 against 200, 80 against 100.
     assert [round(trial.fraction, 2) for trial in trials] == [0.5, 0.45, 0.8]
     assert chosen is trials[0]  # the median fraction, 0.5
@@ -142,7 +151,7 @@ def test_a_run_with_errors_is_reported_in_place_of_the_median() -> None:
     from bench.__main__ import bracketed
 
     runs = iter([measurement(), measurement(non2xx=1), measurement()])
-    chosen, trials = bracketed(lambda: 10_000.0, lambda: (next(runs), 1.0), 3)
+    chosen, trials = bracketed(lambda: 10_000.0, lambda: (next(runs), NO_CPU), 3)
     assert chosen is trials[1]
     assert not chosen.measurement.valid
 
@@ -198,3 +207,58 @@ class TestStolenTime:
     def test_other_text_is_refused(self) -> None:
         with pytest.raises(ValueError):
             cpu_ticks("intr 123\n")
+
+
+class TestWhereTheCpuWent:
+    def test_reads_idle_and_iowait_and_the_total_from_the_first_line(self) -> None:
+        assert idle_ticks(TestStolenTime.PROC_STAT) == (
+            42347 + 749,
+            53864 + 17317 + 12432 + 42347 + 749 + 2979 + 13753,
+        )
+        with pytest.raises(ValueError):
+            idle_ticks("intr 123\n")
+
+    def test_a_thread_name_with_spaces_and_parentheses_is_read_whole(self) -> None:
+        # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        # utime stime ...
+        text = "4242 (odd) name (x)) S 1 4242 4242 0 -1 4194560 10 0 0 0 1234 56 0 0 25 5 1"
+        assert task_stat(text) == ("odd) name (x)", 1234 + 56)
+
+    def test_the_parts_add_up_to_the_machine_per_request(self) -> None:
+        before = CpuReading(hashing=10, workers=2, database=1, busy=20, elapsed=30)
+        # 100 requests in 1 s on 2 cores: 2 s of CPU time, 20 ms a request.
+        after = CpuReading(hashing=11.8, workers=2.1, database=1.05, busy=21.99, elapsed=32)
+        split = cpu_split(before, after, load_generator_seconds=0.01, requests=100)
+        assert split.hashing == pytest.approx(18.0)
+        assert split.workers == pytest.approx(1.0)
+        assert split.database == pytest.approx(0.5)
+        assert split.load_generator == pytest.approx(0.1)
+        assert split.rest == pytest.approx(0.3)
+        assert split.idle == pytest.approx(0.1)
+        assert split.server == pytest.approx(19.0)
+        assert split.total == pytest.approx(20.0)
+
+    def test_a_rest_below_zero_from_tick_rounding_shows_as_zero(self) -> None:
+        before = CpuReading(hashing=0, workers=0, database=0, busy=0, elapsed=0)
+        after = CpuReading(hashing=1.0, workers=0.02, database=0, busy=1.01, elapsed=1.01)
+        split = cpu_split(before, after, load_generator_seconds=0, requests=10)
+        assert split.rest == 0.0
+        assert split.idle == 0.0
+
+    def test_the_median_login_run_is_described_beside_one_verify(self) -> None:
+        from bench.__main__ import where_login_cpu_went
+
+        runs = [
+            CpuSplit(hashing=20, workers=1.5, database=0.7, load_generator=0.1, rest=0.2, idle=0),
+            CpuSplit(hashing=19, workers=1.2, database=0.6, load_generator=0.1, rest=0.1, idle=0),
+        ]
+        trials = {
+            "login_cpu_ms": [dataclasses.asdict(run) for run in runs],
+            "login_verify_ms": [20.5, 19.1],
+            "login_cpu_median": 1,
+        }
+        line = where_login_cpu_went("postgresql", trials)
+        assert line.startswith("21.00 ms of the machine's CPU time: hashing threads 19.00, event loops 1.20,")
+        assert "PostgreSQL 0.60" in line
+        assert line.endswith("one verify cost 19.10 ms in the hash bounds around the run")
+        assert "PostgreSQL" not in where_login_cpu_went("sqlite", trials)

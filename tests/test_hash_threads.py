@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from portcullis.core.passwords import HashThreads
+from portcullis.core.passwords import HASHING_NICENESS, HASHING_THREAD_NAME, HashThreads
 
 
 class CountingGate:
@@ -125,3 +127,24 @@ def test_a_job_whose_caller_went_away_is_not_run() -> None:
 
     asyncio.run(run())
     assert ran == ["next"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread names and nice values are Linux's")
+def test_hashing_threads_carry_their_name_and_niceness_in_the_os() -> None:
+    def where_am_i() -> tuple[str, int]:
+        native_id = threading.get_native_id()
+        with open(f"/proc/self/task/{native_id}/comm") as comm:
+            name = comm.read().strip()
+        return name, os.getpriority(os.PRIO_PROCESS, native_id)
+
+    async def run() -> tuple[str, int]:
+        threads = HashThreads(1)
+        try:
+            return await threads.run(where_am_i)
+        finally:
+            threads.close()
+
+    name, niceness = asyncio.run(run())
+    assert name == HASHING_THREAD_NAME
+    # Nice values only go up without privilege, so this holds for any starting niceness.
+    assert niceness >= HASHING_NICENESS
