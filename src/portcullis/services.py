@@ -31,7 +31,7 @@ from portcullis.storage.hot_path import PostgresHotPath, SqliteHotPath
 from portcullis.storage.mail_queue import SqlMailQueue
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.stores import SqlUnitOfWork
-from portcullis.throttling import LimitsRateLimiter, LimitsStore, StorageCounters, rules_of
+from portcullis.throttling import LimitsRateLimiter, LimitsStore, rules_of
 
 READINESS_TIMEOUT_SECONDS = 3
 
@@ -112,7 +112,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     limits_store = LimitsStore(settings)
     limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
     lockout = Lockout(
-        StorageCounters(limits_store.storage),
+        limits_store.counters(),
         LockoutPolicy(
             threshold=settings.login_lockout_threshold,
             base_seconds=settings.login_lockout_base_seconds,

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis
 
 from tests.conftest import REDIS_URL, MakeServer, SettingsFactory
 from tests.support import PASSWORD, TcpRelay, add_account, fail_body, wrong_logins
@@ -129,6 +130,40 @@ class TestRedis:
             # So is the address budget: three spent above, the fourth here, the fifth refused.
             assert wrong_logins(two, "other@example.org", 1)[0].status_code == 401
             assert_too_many(wrong_logins(one, "other@example.org", 1)[0])
+
+    def test_a_sign_in_costs_three_commands_in_redis(
+        self,
+        settings_for: SettingsFactory,
+        make_server: MakeServer,
+        redis_settings: dict[str, str],
+    ) -> None:
+        """The rate limit, the lockout's read and its reset: one command each, not five."""
+        prefix = redis_settings["redis_key_prefix"]
+        settings = settings_for(**redis_settings)
+        add_account(settings, "known@example.org")
+        server = make_server(settings)
+        login = {"login": "known@example.org", "password": PASSWORD}
+        watcher, marker = redis.Redis.from_url(REDIS_URL), redis.Redis.from_url(REDIS_URL)
+        with server.client() as client:
+            assert client.post("/auth/login", json=login).status_code == 200  # loads scripts
+            with watcher.monitor() as monitor:
+                assert client.post("/auth/login", json=login).status_code == 200
+                end = f"end of the sign-in {prefix}"
+                marker.echo(end)
+                commands = []
+                while end not in (seen := monitor.next_command())["command"]:
+                    # Commands a Lua script runs are listed too, from a client of their own.
+                    if prefix in seen["command"] and seen["client_type"] != "lua":
+                        commands.append(seen["command"])
+        watcher.close()
+        marker.close()
+        names = [command.split()[0].upper() for command in commands]
+        assert names == ["EVALSHA", "MGET", "DEL"], commands
+        account = "account:" + commands[1].split("lockout:hold:account:")[1].split()[0]
+        assert f"{prefix}:lockout:hold:{account}" in commands[1]
+        assert f"{prefix}:lockout:day:{account}" in commands[1]
+        assert f"{prefix}:lockout:streak:{account}" in commands[2]
+        assert f"{prefix}:lockout:hold:{account}" in commands[2]
 
     def test_down_redis_fails_closed_and_recovers(
         self,

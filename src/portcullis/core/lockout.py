@@ -37,11 +37,15 @@ class Lockout:
 
     async def check(self, subject: str) -> None:
         """Raises TooManyAttempts while ``subject`` is held back, Unavailable if unknowable."""
-        held = await self._counters.seconds_left(f"lockout:hold:{subject}")
-        if held > 0:
-            raise TooManyAttempts(held)
-        if await self._counters.get(f"lockout:day:{subject}") >= self._policy.daily_failures:
-            raise TooManyAttempts(await self._counters.seconds_left(f"lockout:day:{subject}"))
+        hold_key, day_key = f"lockout:hold:{subject}", f"lockout:day:{subject}"
+        # Every sign-in reads both, so in one round trip; the expiry only when held back.
+        hold, failures = await self._counters.values(hold_key, day_key)
+        if hold > 0:
+            held = await self._counters.seconds_left(hold_key)
+            if held > 0:
+                raise TooManyAttempts(held)
+        if failures >= self._policy.daily_failures:
+            raise TooManyAttempts(await self._counters.seconds_left(day_key))
 
     async def failed(self, subject: str) -> int | None:
         """Count a failure; the hold it starts in seconds, or None if it starts none."""
@@ -63,5 +67,4 @@ class Lockout:
 
         The daily count stays: it is a hard budget, not a streak.
         """
-        await self._counters.clear(f"lockout:streak:{subject}")
-        await self._counters.clear(f"lockout:hold:{subject}")
+        await self._counters.clear(f"lockout:streak:{subject}", f"lockout:hold:{subject}")

@@ -163,12 +163,17 @@ class Counters(Protocol):
         """Add one; a new key lives ``expiry_seconds``. Returns the new value."""
         ...
 
-    async def get(self, key: str) -> int: ...
+    async def values(self, *keys: str) -> list[int]:
+        """The keys' values in one read (one round trip to Redis); 0 for a missing key."""
+        ...
+
     async def seconds_left(self, key: str) -> int:
         """Whole seconds until the key expires (rounded up); 0 for a missing key."""
         ...
 
-    async def clear(self, key: str) -> None: ...
+    async def clear(self, *keys: str) -> None:
+        """Remove every key named, in one write."""
+        ...
 
 
 class RateLimiter(Protocol):
