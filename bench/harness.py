@@ -129,17 +129,22 @@ def run_together(loads: Sequence[Load]) -> list[Measurement]:
 # --- the machine ---------------------------------------------------------------------
 
 
+def _all_cpus(proc_stat: str) -> list[int]:
+    """Clock ticks of every CPU so far, from the text of /proc/stat: user, nice, system,
+    idle, iowait, irq, softirq, steal (guest time is counted in user)."""
+    fields = proc_stat.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("not /proc/stat: its first line is the total of every CPU")
+    return [int(value) for value in fields[1:9]]
+
+
 def cpu_ticks(proc_stat: str) -> tuple[int, int]:
     """(stolen, all) clock ticks of every CPU so far, from the text of /proc/stat.
 
     Steal is time the hypervisor gave to other guests while this one had work: it
     slows a run down but not the hash bound, which is timed in CPU time.
     """
-    fields = proc_stat.split("\n", 1)[0].split()
-    if not fields or fields[0] != "cpu":
-        raise ValueError("not /proc/stat: its first line is the total of every CPU")
-    # user nice system idle iowait irq softirq steal; guest time is counted in user.
-    ticks = [int(value) for value in fields[1:9]]
+    ticks = _all_cpus(proc_stat)
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
 
 
@@ -151,10 +156,7 @@ def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | Non
 
 def idle_ticks(proc_stat: str) -> tuple[int, int]:
     """(idle, all) clock ticks of every CPU so far, from the text of /proc/stat."""
-    fields = proc_stat.split("\n", 1)[0].split()
-    if not fields or fields[0] != "cpu":
-        raise ValueError("not /proc/stat: its first line is the total of every CPU")
-    ticks = [int(value) for value in fields[1:9]]
+    ticks = _all_cpus(proc_stat)
     return ticks[3] + ticks[4], sum(ticks)  # idle and iowait: no CPU ran anything
 
 
