@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import httpx
@@ -143,8 +144,10 @@ class TestRedis:
         add_account(settings, "known@example.org")
         server = make_server(settings)
         login = {"login": "known@example.org", "password": PASSWORD}
-        watcher, marker = redis.Redis.from_url(REDIS_URL), redis.Redis.from_url(REDIS_URL)
-        with server.client() as client:
+        # A timeout, so that a MONITOR that never shows the marker fails instead of hanging.
+        watcher = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
+        marker = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
+        with closing(watcher), closing(marker), server.client() as client:
             assert client.post("/auth/login", json=login).status_code == 200  # loads scripts
             with watcher.monitor() as monitor:
                 assert client.post("/auth/login", json=login).status_code == 200
@@ -155,8 +158,6 @@ class TestRedis:
                     # Commands a Lua script runs are listed too, from a client of their own.
                     if prefix in seen["command"] and seen["client_type"] != "lua":
                         commands.append(seen["command"])
-        watcher.close()
-        marker.close()
         names = [command.split()[0].upper() for command in commands]
         assert names == ["EVALSHA", "MGET", "DEL"], commands
         account = "account:" + commands[1].split("lockout:hold:account:")[1].split()[0]
