@@ -72,9 +72,12 @@ class BodyTooLarge(Exception):
 
 
 def json_response(
-    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    content: Any,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+    media_type: str = JSON_TYPE,
 ) -> Response:
-    return Response(orjson.dumps(content), status_code, headers, media_type=JSON_TYPE)
+    return Response(orjson.dumps(content), status_code, headers, media_type=media_type)
 
 
 def empty_response(status_code: int = 200) -> Response:

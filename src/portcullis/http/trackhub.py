@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,10 +24,18 @@ from portcullis.services import Services
 TOKEN_SCHEMES = ("token", "bearer")
 NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
 BAD_CREDENTIALS = "Invalid username or password."
+# As the registry's documentation shows its answers.
+MEDIA_TYPE = "application/json; charset=utf-8"
+
+
+def answer(
+    content: dict[str, Any], status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return json_response(content, status_code, headers, media_type=MEDIA_TYPE)
 
 
 def error(message: str, status_code: int, **headers: str) -> Response:
-    return json_response({"error": message}, status_code, headers or None)
+    return answer({"error": message}, status_code, headers or None)
 
 
 def error_response(problem: PortcullisError, *, basic: bool = False) -> Response:
@@ -46,11 +56,18 @@ def error_response(problem: PortcullisError, *, basic: bool = False) -> Response
     return error(message, status_code, **headers)
 
 
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """The user and password of an ``Authorization: Basic`` header, if there is one."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
+def uses_basic(request: Request) -> bool:
+    """Whether the request sends ``Authorization: Basic``, well formed or not."""
+    scheme = request.headers.get("authorization", "").partition(" ")[0]
+    return scheme.lower() == "basic"
+
+
+def basic_credentials(request: Request) -> tuple[str, str]:
+    """The user and password of the ``Authorization: Basic`` header.
+
+    Raises InvalidCredentials when they cannot be read.
+    """
+    value = request.headers.get("authorization", "").partition(" ")[2]
     try:
         user, colon, password = (
             base64.b64decode(value.strip(), validate=True).decode().partition(":")
@@ -93,13 +110,17 @@ class TrackHubApi:
         return routes
 
     async def login(self, request: Request) -> Response:
-        basic = basic_credentials(request)
+        basic = uses_basic(request)
         try:
-            username, password = basic or await self._form_credentials(request)
+            if basic:
+                username, password = basic_credentials(request)
+            else:
+                username, password = await self._form_credentials(request)
             issued = await self._services.login(username, password, client_of(request))
         except PortcullisError as problem:
-            return error_response(problem, basic=basic is not None)
-        return json_response(
+            # A Basic client is challenged as Basic even when its header was garbled.
+            return error_response(problem, basic=basic)
+        return answer(
             {
                 "auth_token": issued.token,
                 "email": issued.account.email,
@@ -125,5 +146,5 @@ class TrackHubApi:
             account, session.id, client_of(request), kind=AuditKind.LOGOUT
         )
         if request.method == "GET":
-            return json_response({"message": "Successfully logged out"})
-        return json_response({"success": "Successfully logged out."})
+            return answer({"message": "Successfully logged out"})
+        return answer({"success": "Successfully logged out."})
