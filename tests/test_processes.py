@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -49,15 +50,41 @@ def test_session_survives_a_restart_and_nothing_secret_is_stored_in_clear(
 
 
 def test_schema_is_made_by_serve_on_sqlite(tmp_path: Path) -> None:
-    env = portcullis_env(tmp_path / "fresh")
+    fresh = tmp_path / "fresh"
+    env = portcullis_env(fresh)
     server = ServeProcess(env)
     try:
         answer = httpx.post(f"{server.url}/auth/login", json={"login": "a@b.org", "password": "x"})
+        registered = httpx.post(
+            f"{server.url}/auth/register",
+            json={
+                "name": "Private Person",
+                "email": "private@example.org",
+                "password": PASSWORD,
+                "instanceKey": "default",
+                "path": "activate",
+            },
+        )
+        assert registered.status_code == 201
+        deadline = time.monotonic() + 10
+        while not list((fresh / "outbox").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         server.stop()
     assert answer.status_code == 401
-    assert (tmp_path / "fresh" / "portcullis.db").exists()
-    assert (tmp_path / "fresh" / "secret_key").stat().st_mode & 0o077 == 0
+    assert (fresh / "portcullis.db").exists()
+    # Password hashes, the server secret and mailed keys: none readable by other users.
+    [mail] = (fresh / "outbox").glob("*.eml")
+    for private in (fresh / "outbox", fresh / "secret_key", fresh / "portcullis.db", mail):
+        assert private.stat().st_mode & 0o077 == 0, private
+
+
+def test_a_data_folder_the_service_makes_is_private(tmp_path: Path) -> None:
+    made = tmp_path / "made" / "here"
+    migrated = run_cli(portcullis_env(made), "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert made.stat().st_mode & 0o777 == 0o700
+    assert (made / "portcullis.db").stat().st_mode & 0o777 == 0o600
 
 
 def test_serve_refuses_a_postgres_schema_that_is_behind(

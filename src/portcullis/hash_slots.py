@@ -22,7 +22,7 @@ class HashSlots:
     """
 
     def __init__(self, folder: Path, count: int):
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._paths = [folder / f".hash-slot-{n}" for n in range(count)]
         self._local = threading.local()
         self._next = itertools.count()

@@ -28,10 +28,13 @@ class FileTransport:
         self.folder = folder
 
     async def send(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # Mails carry live activation and reset keys: readable by the service's user only.
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}"
         partial = self.folder / f".{name}.tmp"
-        partial.write_bytes(bytes(message))
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bytes(message))
         os.replace(partial, self.folder / f"{name}.eml")
 
 

@@ -64,12 +64,22 @@ def open_sqlite(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def prepare_sqlite_file(path: Path) -> None:
+    """Make the database file, if missing, readable by the service's user only.
+
+    It holds password hashes; SQLite gives its -wal and -shm files the same mode.
+    A folder made for it is private too. An existing file keeps its mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+
+
 def create_engine(database: DatabaseUrl) -> AsyncEngine:
     if not database.is_sqlite:
         return create_async_engine(
             database.async_url, pool_pre_ping=True, pool_size=10, max_overflow=10
         )
-    database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(database.sqlite_path)
     engine = create_async_engine(
         database.async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     )

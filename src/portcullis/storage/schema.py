@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from portcullis.storage.database import DatabaseUrl, create_engine
+from portcullis.storage.database import DatabaseUrl, create_engine, prepare_sqlite_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +37,7 @@ def upgrade(database: DatabaseUrl) -> None:
         command.upgrade(alembic_config(database), "head")
         return
     path = database.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(path)
     with open(f"{path}.migrate-lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         command.upgrade(alembic_config(database), "head")
