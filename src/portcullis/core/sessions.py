@@ -12,8 +12,11 @@ from portcullis.core.models import Account, AuditKind, Client, IssuedSession, Se
 from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
-# Activity is written at most this often per session: a token check is a read.
+# Activity is written at most this often per session: a token check is a read. The write
+# lags the last use by up to this much, so a session in steady use could end early where
+# the idle limit is short; there activity is written every tenth of the limit instead.
 TOUCH_INTERVAL = timedelta(seconds=60)
+TOUCH_SHARE_OF_IDLE = 10
 MAX_TOKEN_LENGTH = 256
 
 
@@ -39,6 +42,7 @@ class Sessions:
         self._clock = clock
         self._policy = policy
         self._audit = audit
+        self._touch_interval = min(TOUCH_INTERVAL, policy.idle / TOUCH_SHARE_OF_IDLE)
 
     async def open(self, account: Account, client: Client) -> IssuedSession:
         """Start a new session for an authenticated account."""
@@ -79,7 +83,7 @@ class Sessions:
             or not account.active
         ):
             raise InvalidToken()
-        if now - session.last_seen_at >= TOUCH_INTERVAL:
+        if now - session.last_seen_at >= self._touch_interval:
             await self._hot_path.touch(session.id, account.id, now)
         return session, account
 
