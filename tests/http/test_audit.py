@@ -50,6 +50,12 @@ def test_every_event_is_written_and_none_holds_a_secret(
             "/auth/admin/users/new@example.org/logout-all", headers={"X-Session-Token": root}
         )
         assert ended.status_code == 200
+        made = client.post(
+            "/auth/check-registration",
+            json={"userEmail": "made@example.org", "userName": "Made"},
+            headers={"X-Session-Token": root},
+        )
+        assert made.status_code == 200
 
     rows = audit_rows(settings)
     kinds = {row["kind"] for row in rows}
@@ -73,6 +79,11 @@ def test_every_event_is_written_and_none_holds_a_secret(
     assert unknown["user_agent"] == "audit-test"
     by_root = next(row for row in rows if row["kind"] == "logout_everywhere" and row["actor_id"])
     assert by_root["subject"] == "new@example.org"
+    made_by_root = next(row for row in rows if row["subject"] == "made@example.org")
+    assert made_by_root["kind"] == "admin_action"
+    # What a superuser does through the API is recorded with where it came from.
+    for row in (by_root, made_by_root):
+        assert (row["client_address"], row["user_agent"]) == ("127.0.0.1", "audit-test")
     everything = " ".join(str(value) for row in rows for value in row.values())
     for secret in secrets:
         assert secret not in everything

@@ -172,6 +172,9 @@ def test_null_characters_in_bodies_paths_and_queries_are_400(
             client.get("/auth/admin/users/a%00b/sessions", headers=admin),
             client.post("/auth/admin/users/a%00b/logout-all", headers=admin),
             client.get("/auth/admin/audit?user=a%00b", headers=admin),
+            # The token check is answered ahead of the stack, but not past this refusal.
+            client.get("/auth/profile?BIOSTDSESS=a%00b"),
+            client.get("/auth/profile?x=%00", headers=user),
             # Nested deeper than Python's recursion limit, as deep as JSON parsing allows.
             client.post(
                 "/auth/login",
@@ -203,3 +206,19 @@ def test_null_characters_at_the_trackhub_login(server: RunningServer, settings: 
         assert query.status_code == 400
         good = client.post("/api/login", data={"username": "thrnul", "password": PASSWORD})
         assert good.status_code == 200
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "0", "-1", "1.5", ""])
+def test_an_audit_limit_that_is_not_a_positive_whole_number_is_400(
+    server: RunningServer, settings: Settings, limit: str
+) -> None:
+    # "\u00b2" (superscript two) and "\u0663" (Arabic-Indic three) pass str.isdigit().
+    add_account(settings, "root@example.org", superuser=True)
+    with server.client() as client:
+        root = {"X-Session-Token": login(client, "root@example.org")}
+        answer = client.get("/auth/admin/audit", params={"limit": limit}, headers=root)
+        log = assert_fail(answer, 400)
+        assert log["subnodes"][0]["message"] == "limit: not a whole number of at least 1"
+        one = client.get("/auth/admin/audit", params={"limit": "1"}, headers=root)
+    assert one.status_code == 200
+    assert len(one.json()) == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from portcullis.config import Settings
+from tests.conftest import MakeServer, SettingsFactory
 from tests.support import PASSWORD, RunningServer, add_account, fail_body, grant, login
 
 BAD_LOGIN = fail_body("Invalid email address or password.")
@@ -173,6 +175,52 @@ class TestLogout:
         with server.client() as client:
             assert client.post("/auth/logout", json={"sessid": "unknown"}).status_code == 200
             assert client.post("/auth/logout").status_code == 200
+
+    @pytest.mark.parametrize(
+        "body",
+        [b'{"sessid": 5}', b'{"sessid":', b'{"sessid": "' + b"x" * 2000 + b'"}', b"[1]", b"\xff"],
+    )
+    def test_a_body_it_cannot_read_is_still_200_and_ends_the_header_token(
+        self, server: RunningServer, account: None, body: bytes
+    ) -> None:
+        # The real service's logout has no error answer; its clients expect none.
+        with server.client() as client:
+            other = login(client, "admin_user")
+            token = login(client, "admin_user")
+            answer = client.post("/auth/logout", content=body, headers={"X-Session-Token": token})
+            assert (answer.status_code, answer.content) == (200, b"")
+            ended = client.get("/auth/profile", headers={"X-Session-Token": token})
+            kept = client.get("/auth/profile", headers={"X-Session-Token": other})
+        assert ended.status_code == 401
+        assert kept.status_code == 200
+
+
+class TestLifetimes:
+    def test_a_session_in_steady_use_outlives_a_short_idle_limit(
+        self, settings_for: SettingsFactory, make_server: MakeServer
+    ) -> None:
+        server = make_server(settings_for(session_idle_seconds=3))
+        add_account(server.settings, "steady@example.org")
+        with server.client() as client:
+            token = {"X-Session-Token": login(client, "steady@example.org")}
+            for _ in range(10):  # 5 s of use, every half second, against 3 s of idle
+                time.sleep(0.5)
+                assert client.get("/auth/profile", headers=token).status_code == 200
+            time.sleep(3.5)
+            assert client.get("/auth/profile", headers=token).status_code == 401
+
+    def test_a_session_ends_at_its_absolute_lifetime_however_used(
+        self, settings_for: SettingsFactory, make_server: MakeServer
+    ) -> None:
+        server = make_server(settings_for(session_lifetime_seconds=2))
+        add_account(server.settings, "brief@example.org")
+        with server.client() as client:
+            token = {"X-Session-Token": login(client, "brief@example.org")}
+            assert client.get("/auth/profile", headers=token).status_code == 200
+            time.sleep(1)
+            assert client.get("/auth/profile", headers=token).status_code == 200
+            time.sleep(1.5)
+            assert client.get("/auth/profile", headers=token).status_code == 401
 
 
 def test_a_token_check_whose_activity_write_fails_is_503_not_500(

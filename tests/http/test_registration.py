@@ -61,6 +61,46 @@ class TestRegister:
         assert profile["superuser"] is False
         assert server.mails() == []  # active at once: nothing to mail
 
+    @pytest.mark.parametrize(("sent", "stored"), [("true", True), ("false", False)])
+    def test_form_fields_with_a_notifications_choice(
+        self,
+        settings_for: SettingsFactory,
+        make_server,  # type: ignore[no-untyped-def]
+        sent: str,
+        stored: bool,
+    ) -> None:
+        # A form carries the boolean as text, where JSON has true and false.
+        server = make_server(settings_for(require_activation=False))
+        add_account(server.settings, "root@example.org", superuser=True)
+        with server.client() as client:
+            answer = client.post("/auth/register", data={**NEW, "notificationsEnabled": sent})
+            assert answer.status_code == 201, answer.text
+            root = client.post(
+                "/auth/login", json={"login": "root@example.org", "password": PASSWORD}
+            ).json()["sessid"]
+            record = client.post(
+                "/auth/check-registration",
+                json={"userEmail": "jo.smith@example.org", "userName": "Jo"},
+                headers={"X-Session-Token": root},
+            ).json()
+            nonsense = client.post(
+                "/auth/register",
+                data={**NEW, "email": "other@example.org", "notificationsEnabled": "maybe"},
+            )
+        assert record["notificationsEnabled"] is stored
+        assert nonsense.status_code == 400
+
+    @pytest.mark.parametrize("email", ["\u00fcser@example.org", "user@ex\u00e4mple.org"])
+    def test_an_address_outside_ascii_is_refused(self, server: RunningServer, email: str) -> None:
+        # No mail could carry it without SMTPUTF8: better a clear 400 than a lost mail.
+        with server.client() as client:
+            answer = client.post("/auth/register", json={**NEW, "email": email})
+        assert answer.status_code == 400
+        assert answer.json()["log"]["subnodes"][0]["message"] == (
+            "The provided email must be written in ASCII (an international domain in its xn-- form)"
+        )
+        assert server.mails() == []
+
     def test_existing_email_changes_nothing_and_tells_only_the_owner(
         self, server: RunningServer
     ) -> None:

@@ -32,7 +32,7 @@ def test_safe_headers_on_errors_too(settings_for: SettingsFactory, make_server: 
             404: client.get("/auth/no-such-thing"),
             405: client.post("/auth/profile"),
             413: client.post("/auth/register", content=b"x" * 200),
-            400: client.post("/auth/logout", content=b"[1]"),
+            400: client.post("/auth/password/change", content=b"[1]"),
         }
         client.post("/auth/login", json={"login": "a", "password": "b"})
         answers[429] = client.post("/auth/login", json={"login": "a", "password": "b"})

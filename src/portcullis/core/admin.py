@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
-from portcullis.core.models import Account, AccountStatus, AuditKind, NewAccount, Session
+from portcullis.core.models import Account, AccountStatus, AuditKind, Client, NewAccount, Session
 from portcullis.core.passwords import PasswordContext, PasswordHasher, PasswordPolicy
 from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from portcullis.core.sessions import Sessions
@@ -45,6 +45,7 @@ class Administration:
         superuser: bool = False,
         active: bool = True,
         actor: Account | None = None,
+        client: Client | None = None,
     ) -> Account:
         """Create an account. Raises InvalidInput (bad values, weak password, taken name)."""
         email = normalise_email(email)
@@ -70,7 +71,7 @@ class Administration:
                         created_at=self._clock.now(),
                     )
                 )
-                await self._record(uow, account, "add_user", actor)
+                await self._record(uow, account, "add_user", actor, client)
                 return account
         except DuplicateAccount as duplicate:
             raise InvalidInput([f"The {duplicate.field} is already taken"]) from None
@@ -118,15 +119,23 @@ class Administration:
         account = await self._target(email, actor)
         return await self._sessions.list(account.id)
 
-    async def end_session(self, email: str, session_id: str, actor: Account | None = None) -> None:
+    async def end_session(
+        self,
+        email: str,
+        session_id: str,
+        actor: Account | None = None,
+        client: Client | None = None,
+    ) -> None:
         """Raises NotAllowed, NotFound (no such account or session)."""
         account = await self._target(email, actor)
-        await self._sessions.close_one(account, session_id, actor=actor)
+        await self._sessions.close_one(account, session_id, client, actor=actor)
 
-    async def logout_everywhere(self, email: str, actor: Account | None = None) -> int:
+    async def logout_everywhere(
+        self, email: str, actor: Account | None = None, client: Client | None = None
+    ) -> int:
         """End every session of the account; how many. Raises NotAllowed, NotFound."""
         account = await self._target(email, actor)
-        return await self._sessions.close_all(account, actor=actor)
+        return await self._sessions.close_all(account, client, actor=actor)
 
     async def _target(self, email: str, actor: Account | None) -> Account:
         if actor is not None and not actor.superuser:
@@ -134,10 +143,15 @@ class Administration:
         return await self.find(email)
 
     async def _record(
-        self, uow: UnitOfWork, account: Account, action: str, actor: Account | None
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        action: str,
+        actor: Account | None,
+        client: Client | None = None,
     ) -> None:
         event = self._audit.event(
-            AuditKind.ADMIN_ACTION, account=account, actor=actor, detail=action
+            AuditKind.ADMIN_ACTION, client, account=account, actor=actor, detail=action
         )
         await self._audit.write(uow, event)
 
@@ -148,7 +162,9 @@ class Administration:
             raise NotFound(f"No account has the e-mail address '{email}'.")
         return account
 
-    async def check_registration(self, caller: Account, email: str, username: str) -> Account:
+    async def check_registration(
+        self, caller: Account, email: str, username: str, client: Client | None = None
+    ) -> Account:
         """For superusers: the account of ``email``, made pending (no password) if missing.
 
         Raises NotAllowed for anyone else, InvalidInput for a bad address.
@@ -161,7 +177,7 @@ class Administration:
         if existing is not None:
             return existing
         return await self.add_user(
-            email, None, full_name=username.strip(), active=False, actor=caller
+            email, None, full_name=username.strip(), active=False, actor=caller, client=client
         )
 
     async def _change_tags(

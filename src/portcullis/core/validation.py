@@ -22,6 +22,12 @@ def normalise_email(email: str) -> str:
 def email_problems(email: str) -> list[str]:
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
         return ["The provided email is not valid"]
+    if not email.isascii():
+        # A mail to it would need SMTPUTF8, which few relays offer; as Django's validator,
+        # we take the ASCII forms only (an international domain as its xn-- name).
+        return [
+            "The provided email must be written in ASCII (an international domain in its xn-- form)"
+        ]
     return []
 
 

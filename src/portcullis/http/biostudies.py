@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -101,10 +101,12 @@ def parse_since(raw: str | None) -> datetime | None:
 
 
 def parse_limit(raw: str | None) -> int:
+    """A positive whole number of ASCII digits. Raises InvalidInput."""
     if raw is None:
         return 100
-    if not raw.isdigit():
-        raise InvalidInput(["limit: not a whole number"])
+    # isdigit() alone admits digits int() refuses, such as superscripts ("²").
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise InvalidInput(["limit: not a whole number of at least 1"])
     return int(raw)
 
 
@@ -148,7 +150,9 @@ class RegisterBody(ResetBody):
     name: Short
     password: Short
     orcid: Short | None = None
-    notifications_enabled: StrictBool = Field(default=False, alias="notificationsEnabled")
+    # Lax on purpose: a form sends "true" or "false" as text (JSON sends a boolean);
+    # anything but pydantic's usual spellings of a boolean is still a 400.
+    notifications_enabled: bool = Field(default=False, alias="notificationsEnabled")
 
 
 class ChangePasswordBody(BaseModel):
@@ -217,9 +221,14 @@ class BioStudiesApi:
         return json_response(profile(issued.account, issued.token), headers=NO_STORE)
 
     async def logout(self, request: Request) -> Response:
-        body = await self._body(request, LogoutBody)
+        # Always 200, as the real service: a body we cannot read names no session, and
+        # logging out of no session is what the caller wanted anyway.
+        try:
+            sessid = (await self._body(request, LogoutBody)).sessid
+        except InvalidInput:
+            sessid = None
         await self._services.sessions.close(
-            body.sessid or token_of(request, self._cookie), client_of(request)
+            sessid or token_of(request, self._cookie), client_of(request)
         )
         return empty_response()
 
@@ -278,7 +287,7 @@ class BioStudiesApi:
         _, caller = await self._services.sessions.resolve(token_of(request, self._cookie))
         body = await self._body(request, CheckRegistrationBody)
         account = await self._services.admin.check_registration(
-            caller, body.user_email, body.user_name
+            caller, body.user_email, body.user_name, client_of(request)
         )
         return json_response(
             {
@@ -325,13 +334,15 @@ class BioStudiesApi:
     async def admin_end_session(self, request: Request) -> Response:
         caller = await self._caller(request)
         await self._services.admin.end_session(
-            request.path_params["email"], request.path_params["id"], caller
+            request.path_params["email"], request.path_params["id"], caller, client_of(request)
         )
         return empty_response()
 
     async def admin_logout_everywhere(self, request: Request) -> Response:
         caller = await self._caller(request)
-        ended = await self._services.admin.logout_everywhere(request.path_params["email"], caller)
+        ended = await self._services.admin.logout_everywhere(
+            request.path_params["email"], caller, client_of(request)
+        )
         return json_response({"ended": ended})
 
     async def admin_audit(self, request: Request) -> Response:

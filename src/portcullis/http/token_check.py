@@ -23,7 +23,7 @@ class TokenCheckFirst:
     It reads no body (so no body limit), is not rate limited (so no client address or
     limits), and maps its own errors; it skips routing and those layers, and sends the
     same safe headers. Behind a CORS allow-list, requests that name an Origin take the
-    whole stack, for its CORS headers.
+    whole stack, for its CORS headers; so does a query string holding a NUL.
     """
 
     def __init__(
@@ -48,6 +48,9 @@ class TokenCheckFirst:
             or scope["path"] != PATH
             or scope["method"] != "GET"
             or (self.cors and any(name == b"origin" for name, _ in scope["headers"]))
+            # A NUL in the query string is the stack's 400 (NoNullCharacters), as elsewhere.
+            or b"%00" in scope["query_string"]
+            or b"\x00" in scope["query_string"]
         ):
             await self.app(scope, receive, send)
             return
