@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -187,6 +188,35 @@ class TestUserCommands:
         assert dup.returncode == 1
         assert "already taken" in dup.stderr
 
+    def test_passwords_and_tags_that_cannot_be_taken_are_plain_errors(self, tmp_path: Path) -> None:
+        env = portcullis_env(tmp_path / "data")
+        not_utf8 = subprocess.run(
+            [PORTCULLIS, "user", "add", "bytes@example.org", "--password-stdin"],
+            input=b"\xff\xfe zebra quantum flux 9\n",
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        assert not_utf8.returncode == 1
+        assert b"not UTF-8" in not_utf8.stderr
+        assert b"Traceback" not in not_utf8.stderr
+        nothing = run_cli(env, "user", "add", "silent@example.org")  # no terminal, no input
+        assert nothing.returncode == 1
+        assert "--password-stdin" in nothing.stderr
+        assert "GetPassWarning" not in nothing.stderr
+        made = run_cli(
+            env, "user", "add", "ann@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+        )
+        assert made.returncode == 0, made.stderr
+        for tag in ("a,b", "x\ny", "t" * 129, "Public", "ann@example.org"):
+            refused = run_cli(env, "user", "grant", "ann@example.org", tag)
+            assert refused.returncode == 1, tag
+            assert refused.stderr.startswith("error: "), tag
+        not_held = run_cli(env, "user", "revoke", "ann@example.org", "never-granted")
+        assert not_held.returncode == 1
+        assert "no tag 'never-granted'" in not_held.stderr
+        assert "\t-\n" in run_cli(env, "user", "list").stdout  # still no tags at all
+
     def test_password_is_prompted_without_echo_when_not_on_stdin(
         self, tmp_path: Path, database_url: str
     ) -> None:
@@ -272,3 +302,56 @@ def test_the_perl_client_fixture_is_the_seeds_own() -> None:
     assert seed[seed.index("use strict;") : seed.index("Status:")].strip() + "\n" == (
         PERL_CLIENT.read_text()
     )
+
+
+class TestOperatorMistakes:
+    """What an operator can get wrong is said in one line, and the command exits 1."""
+
+    @pytest.mark.parametrize(
+        "setting",
+        [
+            {"argon2_parallelism": "100000"},
+            {"argon2_memory_kib": "999999999999"},
+            {"argon2_memory_kib": "16", "argon2_parallelism": "4"},
+            {"hash_concurrency": "100000"},
+            {"rate_limit_login": "lots"},
+            {"session_lifetime_seconds": "abc"},
+            {"instances": "{bad"},
+            {"instances": '{"x": "javascript:alert(1)"}'},
+            {"public_url": "notaurl"},
+            {"captcha_script_url": "http://example.org/api.js"},
+            {"mail_from": "not an address"},
+            {"mail_url": "ftp://example.org"},
+            {"mail_url": "smtp://127.0.0.1:2525?starttls=bogus"},
+            {"mail_url": "smtps://127.0.0.1:2525?cafile=/nonexistent/ca.pem"},
+            {"redis_url": "http://example.org"},
+            {"data_dir": "/proc/no-such-folder"},
+            {"database_url": "garbage"},
+            {"database_url": "postgresql://postgres@127.0.0.1:1/nowhere"},
+        ],
+    )
+    def test_a_bad_setting_stops_serve_and_the_cli_in_one_line(
+        self, tmp_path: Path, setting: dict[str, str]
+    ) -> None:
+        env = portcullis_env(tmp_path / "data")
+        env.update({f"PORTCULLIS_{name.upper()}": value for name, value in setting.items()})
+        for command in (["serve", "--port", "1"], ["user", "list"]):
+            answer = run_cli(env, *command)
+            assert answer.returncode == 1, (command, answer.stderr)
+            assert answer.stderr.startswith("error: "), (command, answer.stderr)
+            assert "Traceback" not in answer.stderr, (command, answer.stderr)
+            assert len(answer.stderr.splitlines()) <= 3, (command, answer.stderr)
+
+    def test_a_schema_newer_than_this_release_is_named_as_such(self, tmp_path: Path) -> None:
+        # What an operator meets after rolling back to an older release.
+        env = portcullis_env(tmp_path / "data")
+        assert run_cli(env, "migrate").returncode == 0
+        with sqlite3.connect(tmp_path / "data" / "portcullis.db") as database:
+            database.execute("UPDATE alembic_version SET version_num = '0099'")
+        for command in (["migrate"], ["serve", "--port", "1"], ["user", "list"]):
+            answer = run_cli(env, *command)
+            assert answer.returncode == 1, command
+            assert "revision 0099, which this version of Portcullis does not know" in (
+                answer.stderr
+            ), command
+            assert "Traceback" not in answer.stderr

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import orjson
 import typer
 import uvicorn
+from alembic.util import CommandError
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from portcullis.config import Settings
 from portcullis.core.audit import MAX_READ
@@ -41,9 +46,19 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _refuse_unknown_schema(database: DatabaseUrl) -> None:
+    newer = schema.unknown_revision(database)
+    if newer is not None:
+        raise _fail(
+            f"the database schema is at revision {newer}, which this version of Portcullis "
+            "does not know: a newer version made it; run that one (or restore a backup)"
+        )
+
+
 def _prepare_database(settings: Settings) -> None:
     """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
     database = _database(settings)
+    _refuse_unknown_schema(database)
     if database.is_sqlite:
         schema.upgrade(database)
     elif not schema.is_up_to_date(database):
@@ -65,13 +80,16 @@ def server_options() -> dict[str, Any]:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the service under uvicorn."""
     settings = Settings()
     _prepare_database(settings)
     settings.server_secret()  # made now, once, rather than raced for by the workers
+    # Built once here so that a bad mail or Redis URL stops the command with one line,
+    # not each worker with a traceback.
+    asyncio.run(build_services(settings).close())
     uvicorn.run(
         "portcullis.app:create_app",
         factory=True,
@@ -86,6 +104,7 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
     database = _database(Settings())
+    _refuse_unknown_schema(database)
     schema.upgrade(database)
     typer.echo(f"schema at {schema.head_revision(database)}")
 
@@ -110,11 +129,49 @@ def _run(action: Callable[[Services], Awaitable[T]]) -> T:
 
 def _read_password(from_stdin: bool, confirm: bool = True) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Again: ") != password:
-        raise _fail("the passwords differ")
+        try:
+            return sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise _fail("the password on stdin is not UTF-8 text") from None
+    try:
+        with warnings.catch_warnings():
+            # Without a terminal getpass reads stdin and warns that it may echo: it is
+            # what we want there (scripts), so its warning is no news to the operator.
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            password = getpass.getpass("Password: ")
+            if confirm and getpass.getpass("Again: ") != password:
+                raise _fail("the passwords differ")
+    except EOFError:
+        raise _fail("no password given: type it at the prompt, or pass --password-stdin") from None
     return password
+
+
+# What an operator's configuration or environment can get wrong: said in one line each.
+OPERATOR_ERRORS = (
+    ValueError,  # a malformed URL or setting
+    OSError,  # a file or folder, a refused connection
+    SQLAlchemyError,  # the database: missing, refusing, not ours
+    asyncpg.PostgresError,
+    CommandError,  # Alembic
+)
+
+
+def main() -> None:
+    """The ``portcullis`` command: configuration and connection problems as one line.
+
+    Other exceptions keep their traceback: they are ours to fix, not the operator's.
+    """
+    try:
+        app()
+    except ValidationError as error:
+        for problem in error.errors(include_url=False, include_input=False):
+            where = "_".join(str(part) for part in problem["loc"]).upper()
+            setting = f"PORTCULLIS_{where}: " if where else ""
+            typer.echo(f"error: {setting}{problem['msg']}", err=True)
+        sys.exit(1)
+    except OPERATOR_ERRORS as error:
+        typer.echo(f"error: {type(error).__name__}: {error}".splitlines()[0], err=True)
+        sys.exit(1)
 
 
 def _describe(account: Account) -> str:

@@ -5,15 +5,22 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
 
 import limits
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The instance key that needs no configuration: its links open the service's own pages.
 DEFAULT_INSTANCE = "default"
+
+
+def _web_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
+        raise ValueError(f"not an http:// or https:// address: {value!r}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -40,10 +47,12 @@ class Settings(BaseSettings):
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
 
-    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
-    argon2_time_cost: int = Field(default=2, ge=1)
-    argon2_parallelism: int = Field(default=1, ge=1)
-    hash_concurrency: int = Field(default=0, ge=0)
+    # Within what argon2 itself takes (checked again below), so a setting it would refuse
+    # stops the service at start instead of failing every sign-in.
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8, le=4 * 1024 * 1024)
+    argon2_time_cost: int = Field(default=2, ge=1, le=2**32 - 1)
+    argon2_parallelism: int = Field(default=1, ge=1, le=64)  # lanes, each a thread
+    hash_concurrency: int = Field(default=0, ge=0, le=256)  # each slot a thread per worker
 
     password_min_length: int = Field(default=8, ge=1, le=1024)
 
@@ -123,7 +132,34 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+        return _web_url(value).rstrip("/")
+
+    @field_validator("instances")
+    @classmethod
+    def _instance_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        # Mailed links start with these: nothing but a web address may stand there.
+        return {key: _web_url(url) for key, url in value.items()}
+
+    @field_validator("captcha_script_url")
+    @classmethod
+    def _https_script(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("the captcha script must be loaded over https://")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if not address or " " in address or address.count("@") != 1:
+            raise ValueError(f"not a mailbox: {value!r} (e.g. 'Portal <no-reply@example.org>')")
+        return value
+
+    @model_validator(mode="after")
+    def _argon2_memory_per_lane(self) -> Settings:
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError("argon2 needs at least 8 KiB of memory per lane (parallelism)")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -60,6 +60,8 @@ class SmtpTransport:
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
         starttls = options.get("starttls", "auto")
+        if starttls not in ("auto", "required", "off"):
+            raise ValueError(f"starttls={starttls!r} in the mail URL: use required or off")
         self._start_tls: bool | None = {"required": True, "off": False}.get(starttls)
         cafile = options.get("cafile")
         self._tls_context = ssl.create_default_context(cafile=cafile) if cafile else None

@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from portcullis.storage.database import DatabaseUrl, create_engine, prepare_sqlite_file
@@ -57,6 +59,18 @@ async def current_revision(database: DatabaseUrl) -> str | None:
             return await connection.run_sync(read)
     finally:
         await engine.dispose()
+
+
+def unknown_revision(database: DatabaseUrl) -> str | None:
+    """The database's schema revision if this release does not know it (a newer one's)."""
+    current = asyncio.run(current_revision(database))
+    if current is None:
+        return None
+    try:
+        ScriptDirectory.from_config(alembic_config(database)).get_revision(current)
+    except (CommandError, RevisionError):
+        return current
+    return None
 
 
 def is_up_to_date(database: DatabaseUrl) -> bool:
