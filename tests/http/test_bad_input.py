@@ -208,7 +208,7 @@ def test_null_characters_at_the_trackhub_login(server: RunningServer, settings: 
         assert good.status_code == 200
 
 
-@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "0", "-1", "1.5", ""])
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "0", "-1", "1.5", "", "1001", "9" * 30])
 def test_an_audit_limit_that_is_not_a_positive_whole_number_is_400(
     server: RunningServer, settings: Settings, limit: str
 ) -> None:
@@ -218,7 +218,42 @@ def test_an_audit_limit_that_is_not_a_positive_whole_number_is_400(
         root = {"X-Session-Token": login(client, "root@example.org")}
         answer = client.get("/auth/admin/audit", params={"limit": limit}, headers=root)
         log = assert_fail(answer, 400)
-        assert log["subnodes"][0]["message"] == "limit: not a whole number of at least 1"
+        assert log["subnodes"][0]["message"] == "limit: not a whole number from 1 to 1000"
         one = client.get("/auth/admin/audit", params={"limit": "1"}, headers=root)
     assert one.status_code == 200
     assert len(one.json()) == 1
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"login": "a", "password": "\\ud800"}', b'{"login": "a", ', b"  [1, "]
+)
+def test_broken_json_labelled_a_form_is_named_broken_json(
+    server: RunningServer, body: bytes
+) -> None:
+    # curl -d labels JSON a form; JSON that does not parse is not read as a form instead.
+    with server.client() as client:
+        answer = client.post(
+            "/auth/login",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    log = assert_fail(answer, 400)
+    [problem] = log["subnodes"]
+    assert str(problem["message"]).startswith("The request body is not valid JSON: ")
+
+
+@pytest.mark.parametrize("path", ["x#frag", "x?y=<script>", "a b", "../../x", "a/../b", "ok/%2F"])
+def test_a_link_path_that_is_not_a_plain_path_is_400_for_any_address(
+    server: RunningServer, settings: Settings, path: str
+) -> None:
+    # The key is appended to the path: it must not land in a fragment or a query string.
+    add_account(settings, "known@example.org")
+    link = {"instanceKey": "default", "path": path}
+    with server.client() as client:
+        for email in ("known@example.org", "unknown@example.org"):
+            answer = client.post("/auth/password/reset", json={"email": email, **link})
+            log = assert_fail(answer, 400)
+            assert log["subnodes"][0]["message"] == (
+                "path: only letters, digits and - . _ ~ / are allowed, and no '..'"
+            )
+    assert server.mails() == []

@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import MakeServer, SettingsFactory
-from tests.support import PASSWORD, RunningServer, add_account, fail_body, wrong_logins
+from tests.support import (
+    PASSWORD,
+    RunningServer,
+    add_account,
+    audit_rows,
+    fail_body,
+    wrong_logins,
+)
 
 LOCKED = fail_body("Too many attempts. Try again later.")
 BAD_LOGIN = fail_body("Invalid email address or password.")
@@ -129,3 +136,7 @@ def test_never_more_than_the_daily_failures(
         held = right_login(client, "known@example.org")
     assert held.status_code == 429
     assert 3600 < int(held.headers["retry-after"]) <= 24 * 3600
+    # The audit trail logs that lockout with the hold it really is, not a streak's.
+    [started] = [row for row in audit_rows(settings) if row["kind"] == "lockout_started"]
+    held_for = int(started["detail"].removesuffix("s"))
+    assert abs(held_for - int(held.headers["retry-after"])) <= 5

@@ -214,3 +214,35 @@ def test_console_transport_prints_the_message(
         time.sleep(0.1)
         out += capfd.readouterr().out
     assert "Subject: Portcullis Account Activation" in out
+
+
+def test_an_unreadable_outbox_is_logged_whole_once_then_a_line_a_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The database is away (nothing listens on port 1): the sender must not flood the log
+    # with a traceback every poll for as long as the outage lasts.
+    from portcullis.config import Settings
+    from portcullis.services import build_services
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url="postgresql://postgres@127.0.0.1:1/nowhere",
+        mail_poll_seconds=0.05,
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+    )
+
+    async def run_a_while() -> None:
+        services = build_services(settings)
+        sender = asyncio.create_task(services.mail_sender.run())
+        await asyncio.sleep(1)
+        sender.cancel()
+        await services.close()
+
+    with caplog.at_level("WARNING", logger="portcullis.mail"):
+        asyncio.run(run_a_while())
+    records = [r for r in caplog.records if r.name == "portcullis.mail"]
+    assert len(records) >= 3
+    assert [r.exc_info is not None for r in records] == [True] + [False] * (len(records) - 1)
+    assert all("still unreadable" in r.getMessage() for r in records[1:])

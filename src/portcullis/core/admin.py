@@ -14,6 +14,7 @@ from portcullis.core.tokens import new_account_secret
 from portcullis.core.validation import (
     email_problems,
     normalise_email,
+    tag_problems,
     username_problems,
 )
 
@@ -184,12 +185,18 @@ class Administration:
         self, email: str, tag: str, *, add: bool, actor: Account | None
     ) -> Account:
         tag = tag.strip()
-        if not tag:
-            raise InvalidInput(["The tag must not be empty"])
+        problems = tag_problems(tag)
+        if problems:
+            raise InvalidInput(problems)
         async with self._uow() as uow:
             account = await uow.accounts.by_email(normalise_email(email))
             if account is None:
                 raise NotFound(f"No account has the e-mail address '{email}'.")
+            if add and tag in ("Public", account.email):
+                # Every profile's allow list holds both already.
+                raise InvalidInput([f"Every account is allowed '{tag}' already"])
+            if not add and tag not in account.access_tags:
+                raise NotFound(f"The account has no tag '{tag}'.")
             tags = [t for t in account.access_tags if t != tag] + ([tag] if add else [])
             await uow.accounts.set_tags(account.id, tags, account.deny_tags)
             await self._record(uow, account, f"{'grant' if add else 'revoke'} {tag}", actor)

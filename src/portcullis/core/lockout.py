@@ -48,18 +48,24 @@ class Lockout:
             raise TooManyAttempts(await self._counters.seconds_left(day_key))
 
     async def failed(self, subject: str) -> int | None:
-        """Count a failure; the hold it starts in seconds, or None if it starts none."""
-        await self._counters.incr(f"lockout:day:{subject}", DAY_SECONDS)
+        """Count a failure; the hold it starts in seconds, or None if it starts none.
+
+        The failure that spends the day's budget starts a hold until the day is over.
+        """
+        day_key = f"lockout:day:{subject}"
+        failures = await self._counters.incr(day_key, DAY_SECONDS)
         # The streak outlives any hold, so the next failure after a hold doubles it.
         streak = await self._counters.incr(f"lockout:streak:{subject}", DAY_SECONDS)
+        hold = None
         beyond = streak - self._policy.threshold
-        if beyond < 0:
-            return None
-        # Cap the exponent before raising 2 to it: a streak can reach 100.
-        hold = min(self._policy.max_seconds, self._policy.base_seconds << min(beyond, 32))
-        hold_key = f"lockout:hold:{subject}"
-        await self._counters.clear(hold_key)
-        await self._counters.incr(hold_key, hold)
+        if beyond >= 0:
+            # Cap the exponent before raising 2 to it: a streak can reach 100.
+            hold = min(self._policy.max_seconds, self._policy.base_seconds << min(beyond, 32))
+            hold_key = f"lockout:hold:{subject}"
+            await self._counters.clear(hold_key)
+            await self._counters.incr(hold_key, hold)
+        if failures >= self._policy.daily_failures:
+            return max(hold or 0, await self._counters.seconds_left(day_key))
         return hold
 
     async def succeeded(self, subject: str) -> None:

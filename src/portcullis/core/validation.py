@@ -8,6 +8,7 @@ MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 255
 MAX_USERNAME_LENGTH = 150
 MAX_LOGIN_LENGTH = 254
+MAX_TAG_LENGTH = 128
 
 # Deliberately plain: one "@", no spaces, a dot in the domain. The mail proves the rest.
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f.]+$")
@@ -50,4 +51,13 @@ def username_problems(username: str | None) -> list[str]:
 def orcid_problems(orcid: str | None) -> list[str]:
     if orcid and not _ORCID.match(orcid):
         return ["The provided ORCID is not valid"]
+    return []
+
+
+def tag_problems(tag: str) -> list[str]:
+    """An access tag: one printable name, without commas (lists are written with them)."""
+    if not tag:
+        return ["The tag must not be empty"]
+    if len(tag) > MAX_TAG_LENGTH or not tag.isprintable() or "," in tag:
+        return [f"The tag must be at most {MAX_TAG_LENGTH} printable characters, without commas"]
     return []

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
 from portcullis.core.models import Account, AuditEvent, LinkTarget, Registration, Session
 from portcullis.http.common import (
@@ -101,12 +102,12 @@ def parse_since(raw: str | None) -> datetime | None:
 
 
 def parse_limit(raw: str | None) -> int:
-    """A positive whole number of ASCII digits. Raises InvalidInput."""
+    """A whole number from 1 to MAX_READ, in ASCII digits. Raises InvalidInput."""
     if raw is None:
         return 100
     # isdigit() alone admits digits int() refuses, such as superscripts ("²").
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise InvalidInput(["limit: not a whole number of at least 1"])
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_READ:
+        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_READ}"])
     return int(raw)
 
 

@@ -35,11 +35,21 @@ class OutboxSender:
         self._max_backoff = max_backoff_seconds
 
     async def run(self) -> None:
+        failing = False
         while True:
             try:
                 await self.deliver_due()
-            except Exception:  # the database may be away; the loop must outlive it
-                log.exception("could not read the mail outbox; will retry")
+            except Exception as error:  # the database may be away; the loop must outlive it
+                # The whole story once, then a line a poll: an outage must not flood the log.
+                if failing:
+                    log.warning("the mail outbox is still unreadable: %s", type(error).__name__)
+                else:
+                    log.exception("could not read the mail outbox; will retry")
+                failing = True
+            else:
+                if failing:
+                    log.warning("the mail outbox is readable again")
+                failing = False
             await asyncio.sleep(self._poll)
 
     async def deliver_due(self) -> int:
