@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 
-from portcullis.core.errors import UnknownInstance
+from portcullis.core.errors import InvalidInput, UnknownInstance
 from portcullis.core.models import KeyPurpose, LinkTarget
 from portcullis.core.ports import Clock, UnitOfWork
 from portcullis.core.tokens import Hasher, new_key
 
 MAX_KEY_LENGTH = 256
+
+# A link's path stands between the front end's address and the key: plain path characters
+# only, so the key never lands in a query or a fragment and the link stays under the base.
+_LINK_PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
+LINK_PATH_PROBLEM = "path: only letters, digits and - . _ ~ / are allowed, and no '..'"
 
 
 class Links:
@@ -20,9 +26,12 @@ class Links:
         self._instances = {key: base.rstrip("/") for key, base in instances.items()}
 
     def check(self, target: LinkTarget) -> None:
-        """Raises UnknownInstance unless the target's instance is configured."""
+        """Raises UnknownInstance unless the target's instance is configured, and
+        InvalidInput for a path that is not a plain path."""
         if target.instance_key not in self._instances:
             raise UnknownInstance()
+        if not _LINK_PATH.match(target.path) or ".." in target.path.split("/"):
+            raise InvalidInput([LINK_PATH_PROBLEM])
 
     def build(self, target: LinkTarget, key: str) -> str:
         self.check(target)

@@ -103,7 +103,11 @@ async def _read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as error:
+        if body.lstrip()[:1] in (b"{", b"["):
+            # Meant as JSON, whatever the label (the seeds' curl -d labels JSON a form):
+            # say what is wrong with it rather than read it as a form of odd field names.
+            raise InvalidInput([f"The request body is not valid JSON: {error}"]) from None
         parsed = None
         if allow_form and content_type == FORM_TYPE:
             return _parse_form(body)
