@@ -90,6 +90,14 @@ class TestRegister:
         assert record["notificationsEnabled"] is stored
         assert nonsense.status_code == 400
 
+    @pytest.mark.parametrize("password", [" " * 15, "z" * 20])
+    def test_one_character_repeated_is_refused(self, server: RunningServer, password: str) -> None:
+        with server.client() as client:
+            answer = client.post("/auth/register", json={**NEW, "password": password})
+        assert answer.status_code == 400
+        messages = [node["message"] for node in answer.json()["log"]["subnodes"]]
+        assert "The password must not be one character repeated." in messages
+
     @pytest.mark.parametrize("email", ["\u00fcser@example.org", "user@ex\u00e4mple.org"])
     def test_an_address_outside_ascii_is_refused(self, server: RunningServer, email: str) -> None:
         # No mail could carry it without SMTPUTF8: better a clear 400 than a lost mail.
@@ -144,7 +152,7 @@ class TestRegister:
         "password",
         [
             "ünïcødé pässwörd ☃",
-            "x" * 1024,
+            "xy" * 512,  # the longest allowed (one character repeated is refused)
             "  spaces  at  the  ends  ",
             "\u00a0nbsp\u00a0inside\u00a0",
         ],

@@ -269,6 +269,13 @@ def not_personal(password: str, context: PasswordContext) -> Iterable[str]:
         yield "The password must not contain your e-mail name or username."
 
 
+def not_repetitive(password: str, _: PasswordContext) -> Iterable[str]:
+    # NIST SP 800-63B names repetitive passwords ("aaaaaa") among those to refuse; fifteen
+    # spaces pass every length rule and no list holds them all.
+    if password and len(set(password)) == 1:
+        yield "The password must not be one character repeated."
+
+
 class PasswordPolicy:
     def __init__(self, validators: Sequence[Validator], rules: Sequence[str] = ()):
         self._validators = validators
@@ -277,10 +284,11 @@ class PasswordPolicy:
     @classmethod
     def default(cls, min_length: int) -> PasswordPolicy:
         return cls(
-            [minimum_length(min_length), maximum_length, not_common, not_personal],
+            [minimum_length(min_length), maximum_length, not_common, not_repetitive, not_personal],
             [
                 f"At least {min_length} characters (at most {MAX_PASSWORD_LENGTH}).",
                 "Not one of the passwords common in lists of breached passwords.",
+                "Not one character repeated.",
                 "Not containing your e-mail name or username.",
             ],
         )
