@@ -46,22 +46,25 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _refuse_unknown_schema(database: DatabaseUrl) -> None:
-    newer = schema.unknown_revision(database)
-    if newer is not None:
+def _known_schema(database: DatabaseUrl) -> schema.SchemaState:
+    """The schema's state; refused if a newer release made it (after a roll-back)."""
+    state = schema.state(database)
+    if not state.known:
         raise _fail(
-            f"the database schema is at revision {newer}, which this version of Portcullis "
-            "does not know: a newer version made it; run that one (or restore a backup)"
+            f"the database schema is at revision {state.revision}, which this version of "
+            "Portcullis does not know: a newer version made it; run that one (or restore a "
+            "backup)"
         )
+    return state
 
 
 def _prepare_database(settings: Settings) -> None:
     """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
     database = _database(settings)
-    _refuse_unknown_schema(database)
+    state = _known_schema(database)
     if database.is_sqlite:
         schema.upgrade(database)
-    elif not schema.is_up_to_date(database):
+    elif not state.at_head:
         raise _fail(
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
@@ -104,7 +107,7 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
     database = _database(Settings())
-    _refuse_unknown_schema(database)
+    _known_schema(database)
     schema.upgrade(database)
     typer.echo(f"schema at {schema.head_revision(database)}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -61,17 +62,25 @@ async def current_revision(database: DatabaseUrl) -> str | None:
         await engine.dispose()
 
 
-def unknown_revision(database: DatabaseUrl) -> str | None:
-    """The database's schema revision if this release does not know it (a newer one's)."""
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    revision: str | None  # None: no schema yet
+    known: bool  # False: a newer release made it
+    at_head: bool
+
+
+def state(database: DatabaseUrl) -> SchemaState:
+    """Where the database's schema stands, from one read of its revision."""
     current = asyncio.run(current_revision(database))
-    if current is None:
-        return None
-    try:
-        ScriptDirectory.from_config(alembic_config(database)).get_revision(current)
-    except (CommandError, RevisionError):
-        return current
-    return None
+    scripts = ScriptDirectory.from_config(alembic_config(database))
+    known = True
+    if current is not None:
+        try:
+            scripts.get_revision(current)
+        except (CommandError, RevisionError):
+            known = False
+    return SchemaState(current, known, current == scripts.get_current_head())
 
 
 def is_up_to_date(database: DatabaseUrl) -> bool:
-    return asyncio.run(current_revision(database)) == head_revision(database)
+    return state(database).at_head
