@@ -176,7 +176,7 @@ class CpuReading:
     """CPU seconds spent so far, by who spent them. Two readings frame a run."""
 
     hashing: float  # the workers' hashing threads
-    workers: float  # the workers' other threads: event loops (and SQLite's writer)
+    workers: float  # the service's other threads: event loops, SQLite's writer, the hash service
     database: float  # the PostgreSQL server's processes
     busy: float  # every CPU of the machine, on anything
     elapsed: float  # every CPU of the machine, busy or idle
@@ -207,7 +207,10 @@ class CpuSplit:
         return self.server + self.database + self.load_generator + self.rest + self.idle
 
     def describe(self, database: str | None) -> str:
-        parts = [f"hashing threads {self.hashing:.2f}", f"event loops {self.workers:.2f}"]
+        parts = [
+            f"hashing threads {self.hashing:.2f}",
+            f"event loops and hash service {self.workers:.2f}",
+        ]
         if database:
             parts.append(f"{database} {self.database:.2f}")
         parts += [

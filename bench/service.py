@@ -203,6 +203,10 @@ class Server:
         """uvicorn's workers: its spawned children, not multiprocessing's resource tracker."""
         return [pid for pid in children_of(self.process.pid) if b"spawn_main" in _cmdline(pid)]
 
+    def pids(self) -> list[int]:
+        """The supervisor, which runs every worker's hashes (hash_service.py), and its workers."""
+        return [self.process.pid, *self.worker_pids()]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -248,11 +252,11 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(_ticks_of(Path(f"/proc/{pid}/stat"))[1] for pid in pids) / TICKS
 
 
-def read_cpu(worker_pids: list[int]) -> CpuReading:
-    """The CPU time spent so far by the workers' hashing threads, the rest of the
-    workers, the PostgreSQL server (every process named postgres), and the machine."""
+def read_cpu(service_pids: list[int]) -> CpuReading:
+    """The CPU time spent so far by the service's hashing threads, the rest of the
+    service, the PostgreSQL server (every process named postgres), and the machine."""
     hashing = 0
-    for pid in worker_pids:
+    for pid in service_pids:
         for task in Path(f"/proc/{pid}/task").glob("*/stat"):
             name, ticks = _ticks_of(task)
             if name == HASHING_THREAD_NAME:
@@ -266,7 +270,7 @@ def read_cpu(worker_pids: list[int]) -> CpuReading:
     return CpuReading(
         hashing=hashing / TICKS,
         # A process's own total keeps the time of threads that have ended.
-        workers=cpu_seconds(worker_pids) - hashing / TICKS,
+        workers=cpu_seconds(service_pids) - hashing / TICKS,
         database=database / TICKS,
         busy=(elapsed - idle) / TICKS,
         elapsed=elapsed / TICKS,

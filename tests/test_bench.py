@@ -259,7 +259,8 @@ class TestWhereTheCpuWent:
         }
         line = where_login_cpu_went("postgresql", trials)
         assert line.startswith(
-            "21.00 ms of the machine's CPU time: hashing threads 19.00, event loops 1.20,"
+            "21.00 ms of the machine's CPU time: hashing threads 19.00, "
+            "event loops and hash service 1.20,"
         )
         assert "PostgreSQL 0.60" in line
         assert line.endswith("one verify cost 19.10 ms in the hash bounds around the run")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
+import stat
 import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from portcullis.core.passwords import HASHING_THREAD_NAME
 from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, run_cli
 from tests.support import PASSWORD
 
@@ -86,6 +91,69 @@ def test_a_data_folder_the_service_makes_is_private(tmp_path: Path) -> None:
     assert migrated.returncode == 0, migrated.stderr
     assert made.stat().st_mode & 0o777 == 0o700
     assert (made / "portcullis.db").stat().st_mode & 0o777 == 0o600
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for process in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(process.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(process.parent.name))
+    return found
+
+
+def _thread_names(pid: int) -> list[str]:
+    names = []
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        with contextlib.suppress(OSError):
+            names.append(comm.read_text().strip())
+    return names
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads processes and threads from /proc")
+def test_several_workers_hash_in_one_queue_in_the_supervisor(tmp_path: Path) -> None:
+    env = portcullis_env(tmp_path / "data")
+    run_cli(env, "user", "add", "queue@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    server = ServeProcess(env, "--workers", "2")
+    try:
+        workers = [
+            pid
+            for pid in _children(server.process.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2
+        environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
+        (setting,) = [item for item in environ if item.startswith(b"PORTCULLIS_HASH_SERVICE_")]
+        socket_path = Path(setting.split(b"=", 1)[1].decode())
+        assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+
+        def log_in() -> int:
+            with httpx.Client(base_url=server.url) as client:  # a connection of its own
+                body = {"login": "queue@example.org", "password": PASSWORD}
+                return client.post("/auth/login", json=body).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(lambda _: log_in(), range(16))) == [200] * 16
+        # The hashes ran in the supervisor: its threads hash, the workers have none.
+        assert HASHING_THREAD_NAME in _thread_names(server.process.pid)
+        assert all(HASHING_THREAD_NAME not in _thread_names(pid) for pid in workers)
+    finally:
+        server.stop()
+    assert not socket_path.parent.exists()
+
+
+def test_one_worker_hashes_itself_whatever_the_environment_says(tmp_path: Path) -> None:
+    env = portcullis_env(tmp_path / "data")
+    env["PORTCULLIS_HASH_SERVICE_SOCKET"] = str(tmp_path / "left-by-an-earlier-shell")
+    added = run_cli(env, "user", "add", "alone@example.org", "--password-stdin", stdin=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    server = ServeProcess(env)
+    try:
+        body = {"login": "alone@example.org", "password": PASSWORD}
+        assert httpx.post(f"{server.url}/auth/login", json=body).status_code == 200
+    finally:
+        server.stop()
 
 
 def test_serve_refuses_a_postgres_schema_that_is_behind(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
@@ -21,8 +22,9 @@ from portcullis.config import Settings
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import Account
+from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies import audit_view, parse_since
-from portcullis.services import Services, build_services
+from portcullis.services import Services, build_services, local_hashing
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
 
@@ -93,14 +95,24 @@ def serve(
     # Built once here so that a bad mail or Redis URL stops the command with one line,
     # not each worker with a traceback.
     asyncio.run(build_services(settings).close())
-    uvicorn.run(
-        "portcullis.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **server_options(),
-    )
+    # Several workers send their hashes to one queue here, in the process that supervises
+    # them (hash_service.py says why); one worker hashes in its own process.
+    hash_service = HashService(local_hashing(settings)) if workers > 1 else None
+    if hash_service is not None:
+        os.environ[HASH_SERVICE_SOCKET] = str(hash_service.path)  # the workers inherit it
+    try:
+        uvicorn.run(
+            "portcullis.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **server_options(),
+        )
+    finally:
+        if hash_service is not None:
+            hash_service.close()
+            del os.environ[HASH_SERVICE_SOCKET]
 
 
 @app.command()
@@ -164,6 +176,9 @@ def main() -> None:
 
     Other exceptions keep their traceback: they are ours to fix, not the operator's.
     """
+    # Only the workers `serve` starts may send their hashes elsewhere: a value left in the
+    # environment would otherwise send every command's hashes to a socket long gone.
+    os.environ.pop(HASH_SERVICE_SOCKET, None)
     try:
         app()
     except ValidationError as error:

@@ -14,11 +14,12 @@ from pathlib import Path
 class HashSlots:
     """N lock files; hashes run while their thread holds one of them (``flock``).
 
-    Each worker has as many hashing threads as the machine has cores, so one worker can use
-    every core when the others are idle (``--workers 2`` behind 8 connections often
-    puts all of them on one worker). The slots keep the machine-wide total at the
-    number of cores: four 19 MiB hashes time-sliced on two cores cost more CPU each,
-    as their memory is evicted from the caches.
+    Each process that hashes (a server's hash service, a one-worker server, a command)
+    has as many hashing threads as the machine has cores. Where several of them share a
+    data directory on one machine (instances side by side, a command beside the server),
+    the slots keep the machine-wide total at the number of cores: four 19 MiB hashes
+    time-sliced on two cores cost more CPU each, as their memory is evicted from the
+    caches.
     """
 
     def __init__(self, folder: Path, count: int):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,10 +20,17 @@ from portcullis.core.audit import AuditTrail
 from portcullis.core.keys import Keys, Links
 from portcullis.core.lockout import Lockout, LockoutPolicy
 from portcullis.core.models import KeyPurpose
-from portcullis.core.passwords import PasswordHasher, PasswordPolicy
+from portcullis.core.passwords import (
+    HashThreads,
+    LocalHashing,
+    PasswordHasher,
+    PasswordPolicy,
+    argon2id,
+)
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
+from portcullis.hash_service import HASH_SERVICE_SOCKET, RemoteHashing
 from portcullis.hash_slots import HashSlots
 from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
@@ -34,6 +43,20 @@ from portcullis.storage.stores import SqlUnitOfWork
 from portcullis.throttling import LimitsRateLimiter, LimitsStore, rules_of
 
 READINESS_TIMEOUT_SECONDS = 3
+
+
+def argon2_of(settings: Settings) -> Argon2Hasher:
+    return argon2id(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+
+
+def local_hashing(settings: Settings) -> LocalHashing:
+    """Hashing threads in this process, one per core (or as configured); their hashes
+    bounded by slots shared with every process of this data directory."""
+    concurrency = settings.effective_hash_concurrency
+    gate = HashSlots(settings.data_dir, concurrency).held
+    return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate))
 
 
 class SystemClock:
@@ -100,12 +123,10 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         else PostgresHotPath(database.asyncpg_dsn)
     )
     secret_hasher = Hasher(server_secret)
+    service_socket = os.environ.get(HASH_SERVICE_SOCKET)
     hasher = PasswordHasher(
-        settings.argon2_memory_kib,
-        settings.argon2_time_cost,
-        settings.argon2_parallelism,
-        settings.effective_hash_concurrency,
-        gate=HashSlots(settings.data_dir, settings.effective_hash_concurrency).held,
+        argon2_of(settings),
+        RemoteHashing(service_socket) if service_socket else local_hashing(settings),
     )
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -52,7 +52,14 @@ HASHING_NICENESS = 5
 # The operating system's name of every hashing thread (at most 15 bytes on Linux).
 HASHING_THREAD_NAME = "argon2-hash"
 
-_Job = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# A queued hash: what to run, what to call with its result or error (on the hashing
+# thread), and whether it is still wanted when its turn comes.
+Settle = Callable[[Any, BaseException | None], None]
+_Job = tuple[Callable[[], Any], Settle, Callable[[], bool]]
+
+
+def _always() -> bool:
+    return True
 
 
 class HashThreads:
@@ -81,9 +88,21 @@ class HashThreads:
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((functools.partial(fn, *args), future, loop))
-        self._unclaimed.release()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            _settle_from_thread(future, loop, result, error)
+
+        # A cancelled future is a client that went away: its hash is not spent.
+        self.submit(functools.partial(fn, *args), settle, lambda: not future.cancelled())
         return await future
+
+    def submit(
+        self, call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool] = _always
+    ) -> None:
+        """Queue ``call``; a hashing thread runs it and passes ``settle`` its result or
+        error (the gate's too). Dropped unsettled if ``wanted()`` is false by its turn."""
+        self._jobs.put((call, settle, wanted))
+        self._unclaimed.release()
 
     def close(self) -> None:
         """Let each thread finish what was asked before, then stop."""
@@ -121,20 +140,18 @@ class HashThreads:
                     job = self._jobs.get_nowait()
                     if job is None:
                         return
-                    _settle_from_thread(job[1], job[2], None, error)
+                    job[1](None, error)
 
     @staticmethod
-    def _run(
-        fn: Callable[[], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
-    ) -> None:
-        if future.cancelled():  # the client went away: spend no hash on it
+    def _run(call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool]) -> None:
+        if not wanted():
             return
         try:
-            result = fn()
+            result = call()
         except Exception as error:
-            _settle_from_thread(future, loop, None, error)
+            settle(None, error)
         else:
-            _settle_from_thread(future, loop, result, None)
+            settle(result, None)
 
 
 def _settle_from_thread(
@@ -156,61 +173,83 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-class PasswordHasher:
-    """argon2id off the event loop, with a bounded number of hashes in flight.
+def argon2id(memory_kib: int, time_cost: int, parallelism: int) -> Argon2Hasher:
+    return Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+class Hashing(Protocol):
+    """Where argon2 runs: this process's hashing threads, or the server's hash service."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, stored_hash: str, password: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class LocalHashing:
+    """argon2id on this process's hashing threads, with a bounded number in flight.
 
     Hashing holds a core for tens of milliseconds and releases the GIL, so it runs
     on a few threads: token checks on the event loop never wait behind it, and a
     login storm queues here instead of starving the process.
     """
 
-    def __init__(
-        self,
-        memory_kib: int,
-        time_cost: int,
-        parallelism: int,
-        concurrency: int,
-        gate: Gate = nullcontext,
-    ):
-        self._argon2 = Argon2Hasher(
-            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
-        )
-        # The gate is a bound shared with other processes, where there are several.
-        self._threads = HashThreads(concurrency, gate)
-        self._decoy: str | None = None
+    def __init__(self, argon2: Argon2Hasher, threads: HashThreads):
+        self._argon2 = argon2
+        self.threads = threads
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._hash_sync, normalise(password))
+        return await self.threads.run(self.hash_now, password)
 
-    async def verify(self, stored_hash: str | None, password: str) -> Verdict:
-        """Check ``password`` against ``stored_hash``; a missing hash spends the same time."""
-        if stored_hash is None:
-            await self._run(self._verify_sync, await self._decoy_hash(), normalise(password))
-            return Verdict(ok=False)
-        ok = await self._run(self._verify_sync, stored_hash, normalise(password))
-        if ok and self._argon2.check_needs_rehash(stored_hash):
-            return Verdict(ok=True, new_hash=await self.hash(password))
-        return Verdict(ok=ok)
+    async def verify(self, stored_hash: str, password: str) -> bool:
+        return await self.threads.run(self.verify_now, stored_hash, password)
 
     def close(self) -> None:
-        self._threads.close()
+        self.threads.close()
 
-    def _hash_sync(self, password: str) -> str:
+    def hash_now(self, password: str) -> str:
+        """On the calling thread: for the hashing threads, here or in the hash service."""
         return self._argon2.hash(password)
 
-    def _verify_sync(self, stored_hash: str, password: str) -> bool:
+    def verify_now(self, stored_hash: str, password: str) -> bool:
         try:
             return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
+
+class PasswordHasher:
+    """Hashes and verifies normalised passwords, and says when a stored hash is outdated."""
+
+    def __init__(self, argon2: Argon2Hasher, hashing: Hashing):
+        self._argon2 = argon2  # its parameters decide when a stored hash needs a rehash
+        self._hashing = hashing
+        self._decoy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await self._hashing.hash(normalise(password))
+
+    async def verify(self, stored_hash: str | None, password: str) -> Verdict:
+        """Check ``password`` against ``stored_hash``; a missing hash spends the same time.
+
+        Raises Unavailable when the server's hash service cannot be reached.
+        """
+        if stored_hash is None:
+            await self._hashing.verify(await self._decoy_hash(), normalise(password))
+            return Verdict(ok=False)
+        ok = await self._hashing.verify(stored_hash, normalise(password))
+        if ok and self._argon2.check_needs_rehash(stored_hash):
+            return Verdict(ok=True, new_hash=await self.hash(password))
+        return Verdict(ok=ok)
+
+    def close(self) -> None:
+        self._hashing.close()
+
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
             self._decoy = await self.hash("decoy password for unknown accounts")
         return self._decoy
-
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await self._threads.run(fn, *args)
 
 
 # --- the policy: small validators that all report ---------------------------------
