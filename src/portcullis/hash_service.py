@@ -9,10 +9,10 @@ in each worker (docs/performance.md), with two workers behind 8 login connection
   its own hashes and the workers raced for the machine's slots (``flock``, which lets
   the process that just let go take a slot again at once): with the connections spread
   unevenly between the workers, the logins of the busier worker waited behind the
-  other's, login p99 154-176 ms and up to 562 ms against about 100 ms with one queue;
-- a hash costs less CPU: argon2's 19 MiB stay with two threads, where four threads
-  took turns on two cores with four areas of memory, each colder in the caches when its
-  turn came (18.0-18.5 against 18.4-19.9 ms CPU a login).
+  other's, login p99 104-1,212 ms (563 ms in a bench) against 98-131 ms with one queue;
+- a hash costs a little less CPU (0.1-0.7 ms a login in alternating runs): argon2's
+  19 MiB stay with two threads, where four threads took turns on two cores with four
+  areas of memory, each colder in the caches when its turn came.
 
 The socket lies in a directory only the server's user can enter, and is itself 0600.
 """
