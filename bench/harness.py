@@ -175,7 +175,7 @@ def task_stat(text: str) -> tuple[str, int]:
 class CpuReading:
     """CPU seconds spent so far, by who spent them. Two readings frame a run."""
 
-    hashing: float  # the workers' hashing threads
+    hashing: float  # the service's hashing threads
     workers: float  # the service's other threads: event loops, SQLite's writer, the hash service
     database: float  # the PostgreSQL server's processes
     busy: float  # every CPU of the machine, on anything

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 
 from portcullis.core.errors import Unavailable
 from portcullis.core.passwords import HashThreads, LocalHashing, argon2id
-from portcullis.hash_service import MAX_BODY, HashService, RemoteHashing
+from portcullis.hash_service import HASH, MAX_BODY, HashService, RemoteHashing
 
 PASSWORD = "pässwörd ✓ 密码 correct horse"
 
@@ -152,6 +152,8 @@ def test_a_broken_stream_fails_its_waiting_hashes_and_the_next_one_reconnects() 
             )
             with pytest.raises(Unavailable):
                 await asyncio.wait_for(waiting, 5)
+            with pytest.raises(Unavailable):  # nothing more is asked on the lost connection
+                await asyncio.wait_for(connection.ask(HASH, 2, b"late"), 5)
             gate.opened.set()
             return await remote.hash("after")
         finally:

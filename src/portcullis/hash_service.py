@@ -234,6 +234,8 @@ class _Connection:
         self._reading = asyncio.create_task(self._read(reader))
 
     async def ask(self, kind: int, ident: int, body: bytes) -> tuple[int, bytes]:
+        if self.lost:  # nobody would answer
+            raise Unavailable()
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = future
         self.writer.write(_HEAD.pack(kind, ident, len(body)) + body)
