@@ -60,6 +60,7 @@ def test_hashes_and_verifies_for_a_worker() -> None:
     async def run(service: HashService) -> tuple[str, bool, bool]:
         remote = RemoteHashing(str(service.path))
         try:
+            await remote.ping()  # connects: the service is there
             stored = await remote.hash(PASSWORD)
             return stored, await remote.verify(stored, PASSWORD), await remote.verify(stored, "x")
         finally:
@@ -132,6 +133,8 @@ def test_no_service_is_unavailable_not_a_crash(tmp_path: Path) -> None:
         remote = RemoteHashing(f"{tmp_path}/nothing-listens-here")
         with pytest.raises(Unavailable):
             await remote.verify("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA", PASSWORD)
+        with pytest.raises(Unavailable):  # and readiness says so
+            await remote.ping()
 
     asyncio.run(run())
 

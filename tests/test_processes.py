@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -141,6 +143,43 @@ def test_several_workers_hash_in_one_queue_in_the_supervisor(tmp_path: Path) -> 
     finally:
         server.stop()
     assert not socket_path.parent.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads processes from /proc")
+def test_workers_left_without_their_hash_service_are_not_ready(tmp_path: Path) -> None:
+    env = portcullis_env(tmp_path / "data")
+    run_cli(env, "user", "add", "orphan@example.org", "--password-stdin", stdin=PASSWORD)
+    server = ServeProcess(env, "--workers", "2")
+    workers = [
+        pid
+        for pid in _children(server.process.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    body = {"login": "orphan@example.org", "password": PASSWORD}
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            assert client.get("/readyz").json()["hashing"] == "ok"
+            token = client.post("/auth/login", json=body).json()["sessid"]
+        # The supervisor, which runs the hashes, dies as the OOM killer would end it.
+        server.process.kill()
+        server.process.wait()
+        for _ in range(4):  # each new connection may land on either orphaned worker
+            with httpx.Client(base_url=server.url) as client:
+                ready = client.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["hashing"] == "unavailable: Unavailable"
+                assert ready.json()["database"] == "ok"
+                signin = client.post("/auth/login", json=body)
+                assert signin.status_code == 503
+                assert signin.json()["status"] == "FAIL"
+                # Token checks need no hashing: the sessions already open still work.
+                headers = {"X-Session-Token": token}
+                assert client.get("/auth/profile", headers=headers).status_code == 200
+    finally:
+        server.stop()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_one_worker_hashes_itself_whatever_the_environment_says(tmp_path: Path) -> None:

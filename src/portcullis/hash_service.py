@@ -199,6 +199,10 @@ class RemoteHashing:
         body = _LENGTH.pack(len(stored)) + stored + _text(password)
         return await self._call(VERIFY, body) == b"\x01"
 
+    async def ping(self) -> None:
+        """Connected, or connects: raises Unavailable when the service cannot be reached."""
+        await self._connected()
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.writer.close()

@@ -97,6 +97,15 @@ class Services:
                 checks["redis"] = await self.limits_store.ping()
         except Exception as error:
             checks["redis"] = f"unavailable: {type(error).__name__}"
+        # With several workers the hashes run in serve's own process: a worker that has
+        # lost it (the supervisor killed, say, by the OOM killer) can check tokens but
+        # cannot sign anyone in.
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                await self.hasher.ping()
+            checks["hashing"] = "ok"
+        except Exception as error:
+            checks["hashing"] = f"unavailable: {type(error).__name__}"
         return checks
 
     async def close(self) -> None:

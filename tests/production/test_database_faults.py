@@ -90,6 +90,7 @@ def test_an_outage_is_a_503_in_each_dialect_and_service_resumes(
             "status": "ok",
             "database": "ok",
             "redis": "not configured",
+            "hashing": "ok",
         }
 
 
@@ -98,7 +99,12 @@ def test_readyz_reports_redis(
 ) -> None:
     server = make_server(settings_for(**redis_settings))
     with httpx.Client(base_url=server.url) as client:
-        assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+        assert client.get("/readyz").json() == {
+            "status": "ok",
+            "database": "ok",
+            "redis": "ok",
+            "hashing": "ok",
+        }
     down = make_server(settings_for(redis_url="redis://127.0.0.1:1/0"))
     with httpx.Client(base_url=down.url) as client:
         answer = client.get("/readyz")

@@ -184,6 +184,9 @@ class Hashing(Protocol):
 
     async def verify(self, stored_hash: str, password: str) -> bool: ...
 
+    async def ping(self) -> None:
+        """Return when hashes can be run; raises Unavailable when they cannot."""
+
     def close(self) -> None: ...
 
 
@@ -204,6 +207,9 @@ class LocalHashing:
 
     async def verify(self, stored_hash: str, password: str) -> bool:
         return await self.threads.run(self.verify_now, stored_hash, password)
+
+    async def ping(self) -> None:
+        """The threads are this process's own: while it answers, they are there."""
 
     def close(self) -> None:
         self.threads.close()
@@ -242,6 +248,10 @@ class PasswordHasher:
         if ok and self._argon2.check_needs_rehash(stored_hash):
             return Verdict(ok=True, new_hash=await self.hash(password))
         return Verdict(ok=ok)
+
+    async def ping(self) -> None:
+        """Raises Unavailable when hashes cannot be run (the server's hash service is gone)."""
+        await self._hashing.ping()
 
     def close(self) -> None:
         self._hashing.close()
