@@ -104,6 +104,27 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _workers_of(server: ServeProcess, count: int) -> list[int]:
+    """uvicorn's worker processes (its spawned children), once all ``count`` have started."""
+    deadline = time.monotonic() + 30
+    while True:
+        workers = [
+            pid
+            for pid in _children(server.process.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        if len(workers) >= count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.1)
+
+
+def _hash_service_socket(worker: int) -> Path:
+    """Where the worker sends its hashes: the socket serve told it of."""
+    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    (setting,) = [item for item in environ if item.startswith(b"PORTCULLIS_HASH_SERVICE_")]
+    return Path(setting.split(b"=", 1)[1].decode())
+
+
 def _thread_names(pid: int) -> list[str]:
     names = []
     for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
@@ -118,15 +139,9 @@ def test_several_workers_hash_in_one_queue_in_the_supervisor(tmp_path: Path) -> 
     run_cli(env, "user", "add", "queue@example.org", "--password-stdin", stdin=PASSWORD + "\n")
     server = ServeProcess(env, "--workers", "2")
     try:
-        workers = [
-            pid
-            for pid in _children(server.process.pid)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        workers = _workers_of(server, 2)
         assert len(workers) == 2
-        environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
-        (setting,) = [item for item in environ if item.startswith(b"PORTCULLIS_HASH_SERVICE_")]
-        socket_path = Path(setting.split(b"=", 1)[1].decode())
+        socket_path = _hash_service_socket(workers[0])
         assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
         assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
 
@@ -150,11 +165,8 @@ def test_workers_left_without_their_hash_service_are_not_ready(tmp_path: Path) -
     env = portcullis_env(tmp_path / "data")
     run_cli(env, "user", "add", "orphan@example.org", "--password-stdin", stdin=PASSWORD)
     server = ServeProcess(env, "--workers", "2")
-    workers = [
-        pid
-        for pid in _children(server.process.pid)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    workers = _workers_of(server, 2)
+    socket_folder = _hash_service_socket(workers[0]).parent
     body = {"login": "orphan@example.org", "password": PASSWORD}
     try:
         with httpx.Client(base_url=server.url) as client:
@@ -180,6 +192,7 @@ def test_workers_left_without_their_hash_service_are_not_ready(tmp_path: Path) -
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(socket_folder, ignore_errors=True)  # a killed serve leaves it
 
 
 def test_one_worker_hashes_itself_whatever_the_environment_says(tmp_path: Path) -> None:
