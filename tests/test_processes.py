@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.service import children_of
 from portcullis.core.passwords import HASHING_THREAD_NAME
 from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, run_cli
 from tests.support import PASSWORD
@@ -95,22 +96,13 @@ def test_a_data_folder_the_service_makes_is_private(tmp_path: Path) -> None:
     assert (made / "portcullis.db").stat().st_mode & 0o777 == 0o600
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for process in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            if int(process.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(process.parent.name))
-    return found
-
-
 def _workers_of(server: ServeProcess, count: int) -> list[int]:
     """uvicorn's worker processes (its spawned children), once all ``count`` have started."""
     deadline = time.monotonic() + 30
     while True:
         workers = [
             pid
-            for pid in _children(server.process.pid)
+            for pid in children_of(server.process.pid)
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         if len(workers) >= count or time.monotonic() > deadline:

@@ -217,6 +217,8 @@ class RemoteHashing:
         return result
 
     async def _connected(self) -> _Connection:
+        if self._connection is not None and not self._connection.lost:
+            return self._connection  # every hash but the first: no lock to take
         async with self._connecting:
             if self._connection is None or self._connection.lost:
                 try:
