@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 255
@@ -14,6 +15,18 @@ MAX_TAG_LENGTH = 128
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f.]+$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 _ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
+
+
+def canonical_login(login: str) -> str:
+    """The one form a login name is looked up, made unique and counted by.
+
+    NFKC then case folding (Unicode's NFKC_Casefold, applied until it is stable), as the
+    best peers match usernames: ``ALICE``, ``Alice`` and ``Ａｌｉｃｅ`` are one name, so an
+    answer or a lockout counter can never tell which spellings exist. E-mails are ASCII
+    (see ``email_problems``), where this is plain lower-casing.
+    """
+    folded = unicodedata.normalize("NFKC", login.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
 def normalise_email(email: str) -> str:
