@@ -23,7 +23,7 @@ from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import AccessType, Account, Permission, StorageMode
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
-from portcullis.http.biostudies import parse_since
+from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
 from portcullis.services import Services, build_services, local_hashing
 from portcullis.storage import schema

@@ -127,7 +127,8 @@ class Administration:
         actor: Account | None = None,
     ) -> bool:
         """Give the account ``access`` on ``tag``; False if it had it already (nothing is
-        changed or recorded then). Raises NotFound, InvalidInput."""
+        changed or recorded then). Raises NotAllowed (an actor who is no superuser),
+        NotFound, InvalidInput."""
         return await self._change_permissions(email, Permission(access, tag), add=True, actor=actor)
 
     async def revoke(
@@ -223,6 +224,8 @@ class Administration:
     async def _change_permissions(
         self, email: str, permission: Permission, *, add: bool, actor: Account | None
     ) -> bool:
+        if actor is not None and not actor.superuser:
+            raise NotAllowed()
         tag = permission.tag.strip()
         permission = Permission(permission.access, tag)
         problems = tag_problems(tag)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
@@ -11,12 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
 from portcullis.core.models import Account, IssuedSession, LinkTarget, Registration, StorageMode
 from portcullis.core.validation import email_problems, normalise_email
+from portcullis.http.biostudies_admin import BioStudiesAdminApi
 from portcullis.http.biostudies_views import (
-    audit_view,
     password_changed,
     profile,
     session_view,
@@ -49,27 +47,6 @@ def error_response(error: PortcullisError) -> Response:
     problems = error.problems if isinstance(error, InvalidInput) else []
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else {}
     return fail(error.message, status_of(error), problems, **headers)
-
-
-def parse_since(raw: str | None) -> datetime | None:
-    """An ISO date or date-time (UTC unless it says otherwise). Raises InvalidInput."""
-    if not raw:
-        return None
-    try:
-        since = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(["since: not an ISO 8601 date or date-time"]) from None
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
-
-
-def parse_limit(raw: str | None) -> int:
-    """A whole number from 1 to MAX_READ, in ASCII digits. Raises InvalidInput."""
-    if raw is None:
-        return 100
-    # isdigit() alone admits digits int() refuses, such as superscripts ("²").
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_READ:
-        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_READ}"])
-    return int(raw)
 
 
 def token_of(request: Request, cookie_name: str) -> str | None:
@@ -208,16 +185,7 @@ class BioStudiesApi:
             Route("/auth/sessions", self.list_sessions, methods=["GET"]),
             Route("/auth/sessions/{id}", self.end_session, methods=["DELETE"]),
             Route("/auth/logout/all", self.logout_everywhere, methods=post),
-            Route("/auth/admin/users/{email}/sessions", self.admin_sessions, methods=["GET"]),
-            Route(
-                "/auth/admin/users/{email}/sessions/{id}",
-                self.admin_end_session,
-                methods=["DELETE"],
-            ),
-            Route(
-                "/auth/admin/users/{email}/logout-all", self.admin_logout_everywhere, methods=post
-            ),
-            Route("/auth/admin/audit", self.admin_audit, methods=["GET"]),
+            *BioStudiesAdminApi(self._services, self._caller).routes(),
         ]
 
     async def _body(self, request: Request, model: type[Body]) -> Body:
@@ -336,38 +304,6 @@ class BioStudiesApi:
         ended = await self._services.sessions.close_all(account, client_of(request))
         return json_response({"ended": ended})
 
-    # --- superusers: any account's sessions, the audit trail ------------------------
-
     async def _caller(self, request: Request) -> Account:
         _, caller = await self._services.sessions.resolve(await self._token(request))
         return caller
-
-    async def admin_sessions(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        sessions = await self._services.admin.sessions_of(request.path_params["email"], caller)
-        return json_response([session_view(s, None) for s in sessions], headers=NO_STORE)
-
-    async def admin_end_session(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        await self._services.admin.end_session(
-            request.path_params["email"], request.path_params["id"], caller, client_of(request)
-        )
-        return empty_response()
-
-    async def admin_logout_everywhere(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        ended = await self._services.admin.logout_everywhere(
-            request.path_params["email"], caller, client_of(request)
-        )
-        return json_response({"ended": ended})
-
-    async def admin_audit(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        query = request.query_params
-        events = await self._services.audit.read(
-            caller,
-            query.get("user") or None,
-            parse_since(query.get("since")),
-            parse_limit(query.get("limit")),
-        )
-        return json_response([audit_view(e) for e in events], headers=NO_STORE)
