@@ -69,6 +69,16 @@ class TestWithTheSettingOn:
         )
         assert lasts.total_seconds() <= 3600
 
+    def test_the_account_page_says_who_opened_the_session(
+        self, impersonating: RunningServer
+    ) -> None:
+        people(impersonating)
+        _, profile = log_in_as(impersonating, "ann@example.org", _root_token(impersonating))
+        with impersonating.client(cookies={"portcullis-session": str(profile["sessid"])}) as page:
+            answer = page.get("/account/profile")
+        assert answer.status_code == 200
+        assert "Opened on your behalf by root@example.org" in answer.text
+
     def test_is_audited_as_impersonation_never_as_a_login_of_the_user(
         self, impersonating: RunningServer
     ) -> None:
@@ -140,6 +150,11 @@ def test_with_the_setting_off_it_is_an_ordinary_failed_login(server: RunningServ
     failed = [(r["kind"], r["account_id"], r["detail"]) for r in rows if r["account_id"] == ann]
     assert ("login_failed", ann, "bad_password") in failed
     assert not any(r["kind"] == "impersonation" for r in rows)
+
+
+def _root_token(server: RunningServer) -> str:
+    with server.client() as client:
+        return login(client, "root@example.org")
 
 
 def _deactivate(server: RunningServer, email: str) -> None:

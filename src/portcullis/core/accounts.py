@@ -107,6 +107,11 @@ class Accounts:
         self._limiter = limiter
 
     @property
+    def needs_link_target(self) -> bool:
+        """Whether registering needs a LinkTarget: only when an activation link is mailed."""
+        return self._policy.require_activation
+
+    @property
     def password_rules(self) -> tuple[str, ...]:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
@@ -167,7 +172,7 @@ class Accounts:
                 registration.password, PasswordContext(email, registration.username)
             ),
         ]
-        if target is None and self._policy.require_activation:
+        if target is None and self.needs_link_target:
             problems.append(MISSING_LINK_TARGET)
         if problems:
             raise InvalidInput(problems)

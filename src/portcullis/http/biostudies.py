@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from portcullis.core.accounts import MISSING_LINK_TARGET
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
 from portcullis.core.models import Account, IssuedSession, LinkTarget, Registration, StorageMode
 from portcullis.core.validation import email_problems, normalise_email
@@ -129,15 +130,18 @@ class RegisterBody(BaseModel):
         return LinkTarget(self.instance_key, self.path)
 
 
-def parse_registration(fields: dict[str, Any]) -> RegisterBody:
-    """Raises InvalidInput; an invalid e-mail is named whatever else is wrong (the real
-    service's clients and tests look for "The provided email is not valid")."""
+def parse_registration(fields: dict[str, Any], needs_link_target: bool) -> RegisterBody:
+    """Raises InvalidInput naming every problem, those the core would find too: an
+    invalid e-mail whatever else is wrong (the real service's clients and tests look for
+    "The provided email is not valid"), and a missing link target."""
     try:
         return parse_model(RegisterBody, fields)
     except InvalidInput as invalid:
         email = fields.get("email")
         if isinstance(email, str):
             invalid.problems.extend(email_problems(normalise_email(email)))
+        if needs_link_target and (fields.get("instanceKey") is None or fields.get("path") is None):
+            invalid.problems.append(MISSING_LINK_TARGET)
         raise
 
 
@@ -228,7 +232,10 @@ class BioStudiesApi:
         return empty_response()
 
     async def register(self, request: Request) -> Response:
-        body = parse_registration(await read_fields(request, allow_form=True))
+        body = parse_registration(
+            await read_fields(request, allow_form=True),
+            self._services.accounts.needs_link_target,
+        )
         registration = Registration(
             email=body.email,
             password=body.password,
