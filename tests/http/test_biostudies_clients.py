@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from portcullis.cli import app
 from portcullis.core.errors import InvalidInput
 from tests.conftest import MakeServer, SettingsFactory
 from tests.http.kotlin_profile import DecodingError, decode_profile
+from tests.http.test_sessions_api import cli_env
 from tests.support import PASSWORD, RunningServer, add_account, fail_body, login
 
 NEW = {"name": "Jo Smith", "email": "jo@example.org", "password": PASSWORD}
@@ -398,3 +401,14 @@ class TestTokenInTheBody:
                 headers={"X-Session-Token": "not a token"},
             )
         assert answer.status_code == 401
+
+
+def test_the_cli_sets_the_storage_mode(server: RunningServer) -> None:
+    runner = CliRunner(env=cli_env(server.settings))
+    made = runner.invoke(
+        app,
+        ["user", "add", "ftp@example.org", "--storage-mode", "ftp", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )
+    assert made.exit_code == 0, made.output
+    assert decode_profile(sign_in(server, "ftp@example.org")).upload_type == "ftp"
