@@ -18,7 +18,7 @@ from portcullis.core.errors import (
     InvalidKey,
     PasswordRejected,
 )
-from portcullis.core.keys import Keys, Links
+from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
 from portcullis.core.models import (
     Account,
     AccountStatus,
@@ -61,6 +61,15 @@ class AccountPolicy:
     reveal_existing_registration: bool
     # Answers that must not tell a known e-mail from an unknown one all take this long.
     uniform_answer_seconds: float = 0.25
+
+
+async def store_new_password(uow: UnitOfWork, account_id: int, password_hash: str) -> None:
+    """Set a new password and end what the old one, or its loss, left open: every session
+    of the account and every outstanding reset or setup key, which would otherwise set a
+    password over the one just chosen. Every change of a password goes through here."""
+    await uow.accounts.set_password_hash(account_id, password_hash)
+    await uow.sessions.remove_all(account_id)
+    await uow.keys.remove_all(account_id, PASSWORD_KEYS)
 
 
 @asynccontextmanager
@@ -332,10 +341,9 @@ class Accounts:
         client: Client | None,
         how: str,
     ) -> None:
-        await uow.accounts.set_password_hash(account.id, password_hash)
+        await store_new_password(uow, account.id, password_hash)
         event = self._audit.event(AuditKind.PASSWORD_CHANGED, client, account=account, detail=how)
         await self._audit.write(uow, event)
-        await uow.sessions.remove_all(account.id)
         await uow.outbox.add(
             Notice("password_changed", account.email, {"name": account.full_name}),
             self._clock.now(),
