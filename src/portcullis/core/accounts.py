@@ -54,6 +54,9 @@ from portcullis.core.validation import (
     username_problems,
 )
 
+# The keys that prove a pending account's address; a setup key also sets its password.
+ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
+
 
 @dataclass(frozen=True, slots=True)
 class AccountPolicy:
@@ -223,12 +226,19 @@ class Accounts:
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
+    async def account_to_activate(self, key: str) -> Account:
+        """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
+        async with self._uow() as uow:
+            used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
+            account = await uow.accounts.by_id(used) if used is not None else None
+        if account is None or account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
+        return account
+
     async def activate(self, key: str, client: Client | None = None) -> Account:
         """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
         async with self._uow() as uow:
-            used = await self._keys.consume(
-                uow, key, KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP
-            )
+            used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used[0]) if used else None
             if account is None or account.status is not AccountStatus.PENDING:
                 raise InvalidKey()
