@@ -20,7 +20,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis import RedisError
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 
 from portcullis.config import Settings
 from portcullis.core.errors import TooManyAttempts, Unavailable
@@ -30,6 +30,10 @@ T = TypeVar("T")
 
 # A down Redis must cost a request a second at most, not a hung worker.
 REDIS_TIMEOUT_SECONDS = 1.0
+# Connections a worker keeps to Redis. A burst of more concurrent requests waits for one
+# (at most REDIS_TIMEOUT_SECONDS) instead of failing: redis-py's plain pool refuses the
+# 101st at once ("Too many connections"), which answered 503 to a burst of 120 sign-ins.
+REDIS_CONNECTIONS = 50
 
 
 class LimitsStore:
@@ -42,8 +46,10 @@ class LimitsStore:
             self.storage: Storage = MemoryStorage()
             return
         # Our own pool, so the connections can be closed when the app stops.
-        self._pool = ConnectionPool.from_url(
+        self._pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
