@@ -107,7 +107,7 @@ class TestRedis(Rules):
 
     @pytest.fixture(autouse=True)
     def _redis(self, redis_settings: dict[str, str], tmp_path: Path) -> Iterator[None]:
-        settings = Settings(_env_file=None, data_dir=tmp_path, **redis_settings)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=tmp_path, **redis_settings)
         self._store = LimitsStore(settings)
         yield
 

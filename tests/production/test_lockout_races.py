@@ -64,7 +64,7 @@ def serving(env: dict[str, str], **settings: str) -> Iterator[ServeProcess]:
 
 def checked_passwords(env: dict[str, str]) -> int:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=env["PORTCULLIS_DATABASE_URL"],
         data_dir=Path(env["PORTCULLIS_DATA_DIR"]),
     )
