@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support import PASSWORD, RunningServer, add_account, audit_rows, login
+from tests.support import PASSWORD, RunningServer, add_account, audit_rows
 from tests.web.conftest import SiteFactory, csrf_of, sign_in
 
 THRESHOLD = 3
@@ -85,16 +85,3 @@ def test_concurrent_guesses_are_checked_no_more_than_the_threshold(site: Running
     statuses = asyncio.run(guess_at_once())
     assert set(statuses) == {401, 429}
     assert statuses.count(401) == checks(site, "bad_password") == THRESHOLD
-
-
-def test_the_right_current_password_starts_the_count_over(site: RunningServer) -> None:
-    with site.client() as browser:
-        sign_in(browser, "ada", PASSWORD)
-        assert [change(browser, "guess").status_code for _ in range(THRESHOLD - 1)] == [401] * 2
-        assert change(browser, PASSWORD).status_code == 303
-    with site.client() as api:
-        # A fresh streak: THRESHOLD - 1 failures more, and the new password still works.
-        for _ in range(THRESHOLD - 1):
-            answer = api.post("/auth/login", json={"login": "ada", "password": "not it"})
-            assert answer.status_code == 401
-        login(api, "ada", NEW_PASSWORD)
