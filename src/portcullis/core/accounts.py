@@ -17,8 +17,10 @@ from portcullis.core.errors import (
     InvalidInput,
     InvalidKey,
     PasswordRejected,
+    TooManyAttempts,
 )
 from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
+from portcullis.core.lockout import Lockout
 from portcullis.core.models import (
     Account,
     AccountStatus,
@@ -99,8 +101,10 @@ class Accounts:
         audit: AuditTrail,
         limiter: RateLimiter,
         lookup: AccountLookup,
+        lockout: Lockout,
     ):
         self._uow = uow
+        self._lockout = lockout
         self._lookup = lookup
         self._hasher = hasher
         self._password_policy = password_policy
@@ -331,17 +335,45 @@ class Accounts:
     ) -> None:
         """Change a signed-in user's password; every session of the account ends.
 
-        Raises InvalidCredentials if ``current`` is wrong, PasswordRejected if ``new`` is.
+        The check of ``current`` is counted by the account's lockout as a sign-in is: a
+        stolen session must not make a password oracle. Raises TooManyAttempts while the
+        account is held back, InvalidCredentials if ``current`` is wrong, PasswordRejected
+        if ``new`` is.
         """
-        async with self._uow() as uow:
-            stored = await uow.accounts.by_id(account.id)
-        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
-        if stored is None or not verdict.ok:
-            raise InvalidCredentials()
+        stored = await self._check_current(account, current, client or Client())
         self._check_password(new, stored)
         password_hash = await self._hasher.hash(new)
         async with self._uow() as uow:
             await self._set_password(uow, stored, password_hash, client, "current_password")
+
+    async def _check_current(self, account: Account, current: str, client: Client) -> Account:
+        """The account as stored, if ``current`` is its password; counted and audited."""
+        subject = self._lockout.subject(account.id, account.email)
+        try:
+            hold = await self._lockout.admit(subject)
+        except TooManyAttempts:
+            await self._current_failed(account, client, "locked")
+            raise
+        async with self._uow() as uow:
+            stored = await uow.accounts.by_id(account.id)
+        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
+        if stored is None or not verdict.ok:
+            await self._current_failed(account, client, "bad_password")
+            if hold:
+                await self._audit.record(
+                    self._audit.event(
+                        AuditKind.LOCKOUT_STARTED, client, account=account, detail=f"{hold}s"
+                    )
+                )
+            raise InvalidCredentials()
+        await self._lockout.succeeded(subject)
+        return stored
+
+    async def _current_failed(self, account: Account, client: Client, reason: str) -> None:
+        event = self._audit.event(
+            AuditKind.CURRENT_PASSWORD_FAILED, client, account=account, detail=reason
+        )
+        await self._audit.record(event)
 
     async def _set_password(
         self,
