@@ -111,3 +111,38 @@ class TestCliTakenName:
         assert clash.returncode == 1
         assert "username is already taken" in clash.stderr
         assert "Traceback" not in clash.stderr
+
+    def test_user_rename_gives_another_name_unless_it_folds_to_a_taken_one(
+        self, tmp_path: Path, database_url: str
+    ) -> None:
+        env = portcullis_env(tmp_path / "data", database_url=database_url)
+        for email, username in (("a@example.org", "Alice"), ("b@example.org", "bob")):
+            made = run_cli(
+                env,
+                "user",
+                "add",
+                email,
+                "--username",
+                username,
+                "--password-stdin",
+                stdin=PASSWORD + "\n",
+            )
+            assert made.returncode == 0, made.stderr
+        taken = run_cli(env, "user", "rename", "b@example.org", "ALICE")
+        assert taken.returncode == 1
+        assert "username is already taken" in taken.stderr
+        renamed = run_cli(env, "user", "rename", "b@example.org", "Robert")
+        assert renamed.returncode == 0, renamed.stderr
+        listed = run_cli(env, "user", "list").stdout
+        assert "b@example.org\tRobert\t" in listed
+        again = run_cli(
+            env,
+            "user",
+            "add",
+            "c@example.org",
+            "--username",
+            "ROBERT",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+        assert again.returncode == 1  # the key moved with the name

@@ -105,6 +105,23 @@ class Administration:
             await self._record(uow, account, "set_password", actor)
         return account
 
+    async def rename(self, email: str, username: str, actor: Account | None = None) -> Account:
+        """Give the account another username (the way out of a clash migration 0003 found).
+
+        Raises NotFound, InvalidInput (a bad name, or one whose folded form is taken).
+        """
+        problems = username_problems(username)
+        if problems:
+            raise InvalidInput(problems)
+        account = await self.find(email)
+        try:
+            async with self._uow() as uow:
+                await uow.accounts.set_username(account.id, username)
+                await self._record(uow, account, "rename", actor)
+        except DuplicateAccount:
+            raise InvalidInput(["The username is already taken"]) from None
+        return account
+
     async def grant(self, email: str, tag: str, actor: Account | None = None) -> Account:
         return await self._change_tags(email, tag, add=True, actor=actor)
 
