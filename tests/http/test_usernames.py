@@ -17,7 +17,7 @@ from tests.processes import portcullis_env, run_cli
 from tests.support import PASSWORD, RunningServer, add_account, wrong_logins
 
 FULLWIDTH_ALICE = "\uff21\uff4c\uff49\uff43\uff45"  # "Alice" in fullwidth letters
-SPELLINGS = ["Alice", "ALICE", "alice", FULLWIDTH_ALICE, " aLiCe "]
+SPELLINGS = ["ALICE", "alice", FULLWIDTH_ALICE, " aLiCe "]  # registered as "Alice"
 
 
 @pytest.fixture
