@@ -55,13 +55,7 @@ class Administration:
         An operator is no attacker: a taken e-mail or username is said plainly.
         """
         email = normalise_email(email)
-        problems = [*email_problems(email), *username_problems(username)]
-        if full_name.strip():  # checked as given: stripping must not hide a control character
-            problems += name_problems(full_name)
-        if password is not None:
-            problems += self._password_policy.problems(password, PasswordContext(email, username))
-        if problems:
-            raise InvalidInput(problems)
+        self._check_new_user(email, password, username, full_name)
         password_hash = await self._hasher.hash(password) if password is not None else None
         try:
             async with self._uow() as uow:
@@ -83,6 +77,17 @@ class Administration:
                 return account
         except DuplicateAccount as duplicate:
             raise InvalidInput([f"The {duplicate.field} is already taken"]) from None
+
+    def _check_new_user(
+        self, email: str, password: str | None, username: str | None, full_name: str
+    ) -> None:
+        problems = [*email_problems(email), *username_problems(username)]
+        if full_name.strip():  # checked as given: stripping must not hide a control character
+            problems += name_problems(full_name)
+        if password is not None:
+            problems += self._password_policy.problems(password, PasswordContext(email, username))
+        if problems:
+            raise InvalidInput(problems)
 
     async def list_users(self) -> Sequence[Account]:
         async with self._uow() as uow:
