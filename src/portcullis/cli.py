@@ -248,6 +248,13 @@ def user_set_password(
     typer.echo(f"password set for {account.email}; its sessions were ended")
 
 
+@users.command("rename")
+def user_rename(email: str, username: str) -> None:
+    """Give an account another username (unique under case folding and NFKC)."""
+    _run(lambda s: s.admin.rename(email, username))
+    typer.echo(f"{email} is now {username}")
+
+
 @users.command("grant")
 def user_grant(email: str, tag: str) -> None:
     """Add an access tag (shown in the profile's ``allow``)."""

@@ -160,9 +160,10 @@ class Accounts:
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
-        Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed, and
-        AlreadyRegistered only when the operator chose to reveal existing accounts; else an
-        existing owner is told by mail and the caller sees the same answer as for a new one.
+        Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed. A taken
+        e-mail or username is refused (AlreadyRegistered, InvalidInput) only when the
+        operator chose to reveal existing accounts; else the address is told by mail and
+        the caller sees the same answer as for a new registration.
         """
         email = normalise_email(registration.email)
         problems = [
@@ -211,17 +212,7 @@ class Accounts:
                 )
             )
         except DuplicateAccount as duplicate:
-            if duplicate.field != "email":
-                raise InvalidInput(["The username is already taken"]) from None
-            if self._policy.reveal_existing_registration:
-                raise AlreadyRegistered(email) from None
-            await uow.outbox.add(Notice("registration_attempt", email, {}), now)
-            await self._audit.write(
-                uow,
-                self._audit.event(
-                    AuditKind.REGISTERED, client, subject=email, detail="already_registered"
-                ),
-            )
+            await self._refuse_taken(uow, duplicate.field, registration, email, client)
             return
         await self._audit.write(
             uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
@@ -229,6 +220,36 @@ class Accounts:
         if pending:
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
+
+    async def _refuse_taken(
+        self,
+        uow: UnitOfWork,
+        field: str,
+        registration: Registration,
+        email: str,
+        client: Client,
+    ) -> None:
+        """Answer a taken e-mail or username as a new registration, and say why by mail.
+
+        The mail goes to the address being registered, which only its owner reads: the
+        answer itself tells no one which e-mails and usernames exist, unless the operator
+        chose to reveal it (then AlreadyRegistered, or InvalidInput for a username).
+        """
+        if self._policy.reveal_existing_registration:
+            if field == "email":
+                raise AlreadyRegistered(email)
+            raise InvalidInput(["The username is already taken"])
+        if field == "email":
+            notice, detail = Notice("registration_attempt", email, {}), "already_registered"
+        else:
+            username = registration.username or ""
+            notice, detail = (
+                Notice("username_taken", email, {"username": username}),
+                "username_taken",
+            )
+        await uow.outbox.add(notice, self._clock.now())
+        event = self._audit.event(AuditKind.REGISTERED, client, subject=email, detail=detail)
+        await self._audit.write(uow, event)
 
     async def account_to_activate(self, key: str) -> Account:
         """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
