@@ -28,17 +28,22 @@ from portcullis.http.guards import (
     BodyLimit,
     CatchAll,
     ClientAddress,
-    NoNullCharacters,
+    ReadableUrls,
     SafeHeaders,
     parse_networks,
 )
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.services import Services, build_services
+from portcullis.storage.redaction import redact_database_errors
 from portcullis.web.pages import AccountPages
 from portcullis.web.render import error_page, is_page, problem_page
 
 log = logging.getLogger("portcullis")
+# Every logger of the service; a logger's filters see only the records it makes itself.
+redact_database_errors(
+    "portcullis", "portcullis.captcha", "portcullis.mail", "portcullis.throttling"
+)
 
 PURGE_INTERVAL_SECONDS = 600
 # A refused or dropped connection to a backing service: 503, and the service heals.
@@ -156,7 +161,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Middleware(CatchAll, internal_error=internal_error),
             *cors(settings),
             Middleware(ClientAddress, trusted=parse_networks(settings.trusted_proxies)),
-            Middleware(NoNullCharacters, error_for=error_for),
+            Middleware(ReadableUrls, error_for=error_for),
             Middleware(AddressLimits, limiter=services.limiter, error_for=error_for),
             Middleware(BodyLimit, limit=settings.max_body_bytes, too_large=too_large),
         ],

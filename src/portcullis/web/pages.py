@@ -22,6 +22,7 @@ from portcullis.core.errors import (
 )
 from portcullis.core.models import Account, LinkTarget, Registration, Session
 from portcullis.http.common import client_of, refuse_null_characters, status_of
+from portcullis.http.forms import read_form
 from portcullis.services import Services
 from portcullis.web import csrf
 from portcullis.web.render import PREFIX, STATIC, Renderer
@@ -139,8 +140,7 @@ class AccountPages:
         """Read the form and refuse it unless its CSRF token matches the browser's cookie."""
 
         async def guarded(request: Request) -> Response:
-            async with request.form(max_files=0) as data:
-                form = {key: value for key, value in data.items() if isinstance(value, str)}
+            form = await read_form(request)
             if not self._csrf.valid(request.cookies.get(csrf.COOKIE), form.get(csrf.FIELD)):
                 return self._page(request, "expired.html", 403, title="Please try again")
             refuse_null_characters(form)
