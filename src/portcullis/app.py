@@ -12,7 +12,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,6 +22,7 @@ from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
+from portcullis.http.edges import DialectCors, relative_slash_redirects
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
@@ -82,7 +82,9 @@ async def on_core_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return plain_error_for(request.scope, exc.detail, exc.status_code)
+    response = plain_error_for(request.scope, exc.detail, exc.status_code)
+    response.headers.update(exc.headers or {})  # a 405's Allow
+    return response
 
 
 async def on_body_too_large(request: Request, exc: Exception) -> Response:
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         },
         lifespan=lifespan,
     )
+    relative_slash_redirects(app.router)
     app.state.services = services
     app.state.account_pages = pages.renderer
     return app
@@ -184,9 +187,9 @@ def cors(settings: Settings) -> list[Middleware]:
         return []
     return [
         Middleware(
-            CORSMiddleware,
+            DialectCors,
+            refused=plain_error_for,
             allow_origins=settings.cors_origins,
-            allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type", "X-Session-Token", "Authorization", "Auth-Token"],
             expose_headers=["Retry-After"],
