@@ -1,4 +1,4 @@
-"""GET/POST /account/register, /account/register/check-mail, GET /account/activate/{key}."""
+"""GET/POST /account/register, /account/register/check-mail, GET/POST /account/activate/{key}."""
 
 from __future__ import annotations
 
@@ -36,17 +36,22 @@ class TestRegister:
             assert mail.link.startswith(f"{site.url}/account/activate/")
             landing = client.get(mail.link)
             assert landing.status_code == 200
-            assert "Account activated" in landing.text
+            assert "Activate my account" in landing.text
+            activated = submit(client, mail.link)
+            assert activated.status_code == 200
+            assert "Account activated" in activated.text
             sign_in(client, "ada@example.org", PASSWORD)
 
     def test_a_used_link_says_so(self, site: RunningServer) -> None:
         with site.client() as client:
             register(client)
             link = site.wait_for_mail("ada@example.org").link
-            assert client.get(link).status_code == 200
-            again = client.get(link)
-        assert again.status_code == 400
-        assert "already been used or has expired" in again.text
+            assert submit(client, link).status_code == 200
+            opened_again = client.get(link)
+            sent_again = submit(client, "/account/signin", link)  # this browser's token
+        for again in (opened_again, sent_again):
+            assert again.status_code == 400
+            assert "already been used or has expired" in again.text
 
     def test_every_problem_is_listed_at_once_and_values_kept(self, site: RunningServer) -> None:
         with site.client() as client:

@@ -18,7 +18,7 @@ from portcullis.core.errors import (
     InvalidKey,
     PasswordRejected,
 )
-from portcullis.core.keys import Keys, Links
+from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
 from portcullis.core.models import (
     Account,
     AccountStatus,
@@ -54,6 +54,9 @@ from portcullis.core.validation import (
     username_problems,
 )
 
+# The keys that prove a pending account's address; a setup key also sets its password.
+ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
+
 
 @dataclass(frozen=True, slots=True)
 class AccountPolicy:
@@ -61,6 +64,15 @@ class AccountPolicy:
     reveal_existing_registration: bool
     # Answers that must not tell a known e-mail from an unknown one all take this long.
     uniform_answer_seconds: float = 0.25
+
+
+async def store_new_password(uow: UnitOfWork, account_id: int, password_hash: str) -> None:
+    """Set a new password and end what the old one, or its loss, left open: every session
+    of the account and every outstanding reset or setup key, which would otherwise set a
+    password over the one just chosen. Every change of a password goes through here."""
+    await uow.accounts.set_password_hash(account_id, password_hash)
+    await uow.sessions.remove_all(account_id)
+    await uow.keys.remove_all(account_id, PASSWORD_KEYS)
 
 
 @asynccontextmanager
@@ -214,12 +226,19 @@ class Accounts:
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
+    async def account_to_activate(self, key: str) -> Account:
+        """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
+        async with self._uow() as uow:
+            used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
+            account = await uow.accounts.by_id(used) if used is not None else None
+        if account is None or account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
+        return account
+
     async def activate(self, key: str, client: Client | None = None) -> Account:
         """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
         async with self._uow() as uow:
-            used = await self._keys.consume(
-                uow, key, KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP
-            )
+            used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used[0]) if used else None
             if account is None or account.status is not AccountStatus.PENDING:
                 raise InvalidKey()
@@ -332,10 +351,9 @@ class Accounts:
         client: Client | None,
         how: str,
     ) -> None:
-        await uow.accounts.set_password_hash(account.id, password_hash)
+        await store_new_password(uow, account.id, password_hash)
         event = self._audit.event(AuditKind.PASSWORD_CHANGED, client, account=account, detail=how)
         await self._audit.write(uow, event)
-        await uow.sessions.remove_all(account.id)
         await uow.outbox.add(
             Notice("password_changed", account.email, {"name": account.full_name}),
             self._clock.now(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from portcullis.core.accounts import store_new_password
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
 from portcullis.core.models import Account, AccountStatus, AuditKind, Client, NewAccount, Session
@@ -84,7 +85,10 @@ class Administration:
     async def set_password(
         self, email: str, password: str, actor: Account | None = None
     ) -> Account:
-        """Set a password; the account's sessions end. Raises NotFound, PasswordRejected."""
+        """Set a password; the account's sessions and reset and setup keys end.
+
+        Raises NotFound, InvalidInput (a password the policy refuses).
+        """
         account = await self.find(email)
         problems = self._password_policy.problems(
             password, PasswordContext(account.email, account.username)
@@ -93,8 +97,7 @@ class Administration:
             raise InvalidInput(problems)
         password_hash = await self._hasher.hash(password)
         async with self._uow() as uow:
-            await uow.accounts.set_password_hash(account.id, password_hash)
-            await uow.sessions.remove_all(account.id)
+            await store_new_password(uow, account.id, password_hash)
             await self._record(uow, account, "set_password", actor)
         return account
 

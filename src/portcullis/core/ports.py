@@ -105,6 +105,10 @@ class KeyStore(Protocol):
         """The account of a live key, leaving the key in place."""
         ...
 
+    async def remove_all(self, account_id: int, purposes: Sequence[KeyPurpose]) -> int:
+        """Delete every key of the account with one of ``purposes``; how many there were."""
+        ...
+
     async def purge_expired(self, now: datetime) -> int: ...
 
 

@@ -221,23 +221,28 @@ RULES_BY_PATH = {
 }
 KEY_PREFIX = "/auth/activate/"
 # The pages' forms spend the same budgets as the API calls they stand for; their GETs
-# only show forms, except the activation link, which uses its key on GET.
+# only show forms, except the activation page, which looks its key up to say whether
+# the link still works. Every request that tries a key is counted under "key".
 PAGE_RULES_BY_PATH = {
     "/account/signin": "login",
     "/account/profile/password": "login",  # asks for the current password
     "/account/register": "register",
     "/account/password/forgot": "mail",
 }
-PAGE_KEY_PREFIXES = {"GET": "/account/activate/", "POST": "/account/password/reset/"}
+PAGE_KEY_PREFIXES = {
+    "GET": ("/account/activate/",),
+    "POST": ("/account/activate/", "/account/password/reset/"),
+}
 
 
 def rule_for(method: str, path: str) -> str | None:
+    # Starlette answers HEAD with the GET handler, so HEAD must cost what GET costs.
+    method = "GET" if method == "HEAD" else method
     path = path.rstrip("/") or "/"
     if path.startswith("/account/"):
         if method == "POST" and path in PAGE_RULES_BY_PATH:
             return PAGE_RULES_BY_PATH[path]
-        prefix = PAGE_KEY_PREFIXES.get(method)
-        return "key" if prefix and path.startswith(prefix) else None
+        return "key" if path.startswith(PAGE_KEY_PREFIXES.get(method, ())) else None
     return RULES_BY_PATH.get(path) or ("key" if path.startswith(KEY_PREFIX) else None)
 
 
