@@ -94,7 +94,11 @@ class FormPages:
         """Read the form and refuse it unless its CSRF token matches this browser's cookies."""
 
         async def guarded(request: Request) -> Response:
-            form = await read_form(request)  # UTF-8 or a 400 (see http/forms.py)
+            try:
+                form = await read_form(request)
+            except InvalidInput:
+                # Not UTF-8 (see http/forms.py): so it carries no token that could match.
+                form = {}
             cookies = request.cookies
             if not self._csrf.valid(
                 cookies.get(csrf.COOKIE), cookies.get(SESSION_COOKIE), form.get(csrf.FIELD)
