@@ -7,7 +7,8 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
-from tests.support import RunningServer, add_account
+from tests.conftest import MakeServer, SettingsFactory
+from tests.support import RunningServer, add_account, free_socket
 from tests.web.conftest import csrf_of
 
 # Each turned bytes into text no database can hold, raised, or was silently read as latin-1.
@@ -17,6 +18,14 @@ BOUNDARY = "Xy-boundary"
 # Text beyond ASCII, to show UTF-8 still reads as it did.
 UMLAUT_PASSWORD = "Grüße aus Köln, größer als acht"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+@pytest.fixture
+def site(settings_for: SettingsFactory, make_server: MakeServer) -> RunningServer:
+    """Its cookies are not Secure-only, so the pages' CSRF cookie travels over http."""
+    sock = free_socket()
+    public = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return make_server(settings_for(public_url=public, cookie_secure=False), sock)
 
 
 def multipart(fields: dict[str, bytes], part_charset: str | None = None) -> bytes:
@@ -54,8 +63,9 @@ def post(client: httpx.Client, path: str, body: bytes, content_type: str) -> htt
 @pytest.mark.parametrize("path", LOGIN_PATHS)
 @pytest.mark.parametrize("charset", ODD_CHARSETS)
 def test_a_multipart_body_declaring_another_charset_is_400(
-    server: RunningServer, path: str, charset: str
+    site: RunningServer, path: str, charset: str
 ) -> None:
+    server = site
     fields = {"login": b"+2AA-\\ud800xn--", "username": b"+2AA-", "password": b"x"}
     with server.client() as client:
         # A valid CSRF token, so the pages would read the rest if they read the form at all.
