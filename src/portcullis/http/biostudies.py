@@ -22,6 +22,7 @@ from portcullis.http.common import (
     read_fields,
     status_of,
 )
+from portcullis.http.cross_site import SessionCookie, TrustedOrigins
 from portcullis.services import Services
 
 Text = Annotated[StrictStr, StringConstraints(max_length=4096)]
@@ -111,11 +112,14 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def token_of(request: Request, cookie_name: str) -> str | None:
-    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter."""
+def token_of(request: Request, cookie: SessionCookie) -> str | None:
+    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter.
+
+    Raises NotAllowed when the cookie would authenticate a cross-site state change.
+    """
     return (
         request.headers.get("x-session-token")
-        or request.cookies.get(cookie_name)
+        or cookie.token(request)
         or request.query_params.get("BIOSTDSESS")
     )
 
@@ -174,7 +178,9 @@ class BioStudiesApi:
 
     def __init__(self, services: Services):
         self._services = services
-        self._cookie = services.settings.session_cookie_name
+        settings = services.settings
+        origins = TrustedOrigins(settings.public_url, settings.cors_origins)
+        self._cookie = SessionCookie(settings.session_cookie_name, origins)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]

@@ -18,6 +18,7 @@ from portcullis.core.errors import (
 )
 from portcullis.core.models import Account, Session
 from portcullis.http.common import refuse_null_characters
+from portcullis.http.forms import read_form
 from portcullis.services import Services
 from portcullis.web import csrf
 from portcullis.web.render import PREFIX, Renderer
@@ -93,8 +94,11 @@ class FormPages:
         """Read the form and refuse it unless its CSRF token matches this browser's cookies."""
 
         async def guarded(request: Request) -> Response:
-            async with request.form(max_files=0) as data:
-                form = {key: value for key, value in data.items() if isinstance(value, str)}
+            try:
+                form = await read_form(request)
+            except InvalidInput:
+                # Not UTF-8 (see http/forms.py): so it carries no token that could match.
+                form = {}
             cookies = request.cookies
             if not self._csrf.valid(
                 cookies.get(csrf.COOKIE), cookies.get(SESSION_COOKIE), form.get(csrf.FIELD)
