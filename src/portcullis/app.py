@@ -12,7 +12,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,22 +22,28 @@ from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
+from portcullis.http.edges import DialectCors, relative_slash_redirects
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
     CatchAll,
     ClientAddress,
-    NoNullCharacters,
+    ReadableUrls,
     SafeHeaders,
     parse_networks,
 )
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.services import Services, build_services
+from portcullis.storage.redaction import redact_database_errors
 from portcullis.web.pages import AccountPages
 from portcullis.web.render import error_page, is_page, problem_page
 
 log = logging.getLogger("portcullis")
+# Every logger of the service; a logger's filters see only the records it makes itself.
+redact_database_errors(
+    "portcullis", "portcullis.captcha", "portcullis.mail", "portcullis.throttling"
+)
 
 PURGE_INTERVAL_SECONDS = 600
 # A refused or dropped connection to a backing service: 503, and the service heals.
@@ -77,7 +82,9 @@ async def on_core_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return plain_error_for(request.scope, exc.detail, exc.status_code)
+    response = plain_error_for(request.scope, exc.detail, exc.status_code)
+    response.headers.update(exc.headers or {})  # a 405's Allow
+    return response
 
 
 async def on_body_too_large(request: Request, exc: Exception) -> Response:
@@ -156,7 +163,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Middleware(CatchAll, internal_error=internal_error),
             *cors(settings),
             Middleware(ClientAddress, trusted=parse_networks(settings.trusted_proxies)),
-            Middleware(NoNullCharacters, error_for=error_for),
+            Middleware(ReadableUrls, error_for=error_for),
             Middleware(AddressLimits, limiter=services.limiter, error_for=error_for),
             Middleware(BodyLimit, limit=settings.max_body_bytes, too_large=too_large),
         ],
@@ -168,6 +175,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         },
         lifespan=lifespan,
     )
+    relative_slash_redirects(app.router)
     app.state.services = services
     app.state.account_pages = pages.renderer
     return app
@@ -179,9 +187,9 @@ def cors(settings: Settings) -> list[Middleware]:
         return []
     return [
         Middleware(
-            CORSMiddleware,
+            DialectCors,
+            refused=plain_error_for,
             allow_origins=settings.cors_origins,
-            allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type", "X-Session-Token", "Authorization", "Auth-Token"],
             expose_headers=["Retry-After"],

@@ -17,8 +17,10 @@ from portcullis.core.errors import (
     InvalidInput,
     InvalidKey,
     PasswordRejected,
+    TooManyAttempts,
 )
-from portcullis.core.keys import Keys, Links
+from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
+from portcullis.core.lockout import Lockout
 from portcullis.core.models import (
     Account,
     AccountStatus,
@@ -58,6 +60,8 @@ from portcullis.core.validation import (
 MISSING_LINK_TARGET = (
     "instanceKey and path are required: the account is activated by a link mailed to it"
 )
+# The keys that prove a pending account's address; a setup key also sets its password.
+ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,15 @@ class AccountPolicy:
     default_storage_mode: StorageMode = StorageMode.NFS
     # Answers that must not tell a known e-mail from an unknown one all take this long.
     uniform_answer_seconds: float = 0.25
+
+
+async def store_new_password(uow: UnitOfWork, account_id: int, password_hash: str) -> None:
+    """Set a new password and end what the old one, or its loss, left open: every session
+    of the account and every outstanding reset or setup key, which would otherwise set a
+    password over the one just chosen. Every change of a password goes through here."""
+    await uow.accounts.set_password_hash(account_id, password_hash)
+    await uow.sessions.remove_all(account_id)
+    await uow.keys.remove_all(account_id, PASSWORD_KEYS)
 
 
 @asynccontextmanager
@@ -93,8 +106,10 @@ class Accounts:
         audit: AuditTrail,
         limiter: RateLimiter,
         lookup: AccountLookup,
+        lockout: Lockout,
     ):
         self._uow = uow
+        self._lockout = lockout
         self._lookup = lookup
         self._hasher = hasher
         self._password_policy = password_policy
@@ -253,12 +268,19 @@ class Accounts:
         event = self._audit.event(AuditKind.REGISTERED, client, subject=email, detail=detail)
         await self._audit.write(uow, event)
 
+    async def account_to_activate(self, key: str) -> Account:
+        """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
+        async with self._uow() as uow:
+            used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
+            account = await uow.accounts.by_id(used) if used is not None else None
+        if account is None or account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
+        return account
+
     async def activate(self, key: str, client: Client | None = None) -> Account:
         """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
         async with self._uow() as uow:
-            used = await self._keys.consume(
-                uow, key, KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP
-            )
+            used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used[0]) if used else None
             if account is None or account.status is not AccountStatus.PENDING:
                 raise InvalidKey()
@@ -330,8 +352,7 @@ class Accounts:
         address); every session of the account ends; the owner is told by mail.
         Raises InvalidKey, or PasswordRejected (and the key stays usable).
         """
-        purposes = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
-        return await self._set_password_with_key(key, password, purposes, client)
+        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client)
 
     async def set_up_password(
         self,
@@ -348,9 +369,8 @@ class Accounts:
         """
         client = client or Client()
         await self._check_captcha(captcha_response, client.address)
-        purposes = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
         return await self._set_password_with_key(
-            key, password, purposes, client, how="setup_key", pending=True
+            key, password, ACTIVATING_KEYS, client, how="setup_key", pending=True
         )
 
     async def _set_password_with_key(
@@ -385,17 +405,45 @@ class Accounts:
     ) -> None:
         """Change a signed-in user's password; every session of the account ends.
 
-        Raises InvalidCredentials if ``current`` is wrong, PasswordRejected if ``new`` is.
+        The check of ``current`` is counted by the account's lockout as a sign-in is: a
+        stolen session must not make a password oracle. Raises TooManyAttempts while the
+        account is held back, InvalidCredentials if ``current`` is wrong, PasswordRejected
+        if ``new`` is.
         """
-        async with self._uow() as uow:
-            stored = await uow.accounts.by_id(account.id)
-        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
-        if stored is None or not verdict.ok:
-            raise InvalidCredentials()
+        stored = await self._check_current(account, current, client or Client())
         self._check_password(new, stored)
         password_hash = await self._hasher.hash(new)
         async with self._uow() as uow:
             await self._set_password(uow, stored, password_hash, client, "current_password")
+
+    async def _check_current(self, account: Account, current: str, client: Client) -> Account:
+        """The account as stored, if ``current`` is its password; counted and audited."""
+        subject = self._lockout.subject(account.id, account.email)
+        try:
+            hold = await self._lockout.admit(subject)
+        except TooManyAttempts:
+            await self._current_failed(account, client, "locked")
+            raise
+        async with self._uow() as uow:
+            stored = await uow.accounts.by_id(account.id)
+        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
+        if stored is None or not verdict.ok:
+            await self._current_failed(account, client, "bad_password")
+            if hold:
+                await self._audit.record(
+                    self._audit.event(
+                        AuditKind.LOCKOUT_STARTED, client, account=account, detail=f"{hold}s"
+                    )
+                )
+            raise InvalidCredentials()
+        await self._lockout.succeeded(subject)
+        return stored
+
+    async def _current_failed(self, account: Account, client: Client, reason: str) -> None:
+        event = self._audit.event(
+            AuditKind.CURRENT_PASSWORD_FAILED, client, account=account, detail=reason
+        )
+        await self._audit.record(event)
 
     async def _set_password(
         self,
@@ -405,10 +453,9 @@ class Accounts:
         client: Client | None,
         how: str,
     ) -> None:
-        await uow.accounts.set_password_hash(account.id, password_hash)
+        await store_new_password(uow, account.id, password_hash)
         event = self._audit.event(AuditKind.PASSWORD_CHANGED, client, account=account, detail=how)
         await self._audit.write(uow, event)
-        await uow.sessions.remove_all(account.id)
         await uow.outbox.add(
             Notice("password_changed", account.email, {"name": account.full_name}),
             self._clock.now(),

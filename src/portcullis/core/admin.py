@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from portcullis.core.accounts import store_new_password
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
 from portcullis.core.models import (
@@ -68,13 +69,7 @@ class Administration:
         An operator is no attacker: a taken e-mail or username is said plainly.
         """
         email = normalise_email(email)
-        problems = [*email_problems(email), *username_problems(username)]
-        if full_name.strip():  # checked as given: stripping must not hide a control character
-            problems += name_problems(full_name)
-        if password is not None:
-            problems += self._password_policy.problems(password, PasswordContext(email, username))
-        if problems:
-            raise InvalidInput(problems)
+        self._check_new_user(email, password, username, full_name)
         password_hash = await self._hasher.hash(password) if password is not None else None
         try:
             async with self._uow() as uow:
@@ -98,6 +93,17 @@ class Administration:
         except DuplicateAccount as duplicate:
             raise InvalidInput([f"The {duplicate.field} is already taken"]) from None
 
+    def _check_new_user(
+        self, email: str, password: str | None, username: str | None, full_name: str
+    ) -> None:
+        problems = [*email_problems(email), *username_problems(username)]
+        if full_name.strip():  # checked as given: stripping must not hide a control character
+            problems += name_problems(full_name)
+        if password is not None:
+            problems += self._password_policy.problems(password, PasswordContext(email, username))
+        if problems:
+            raise InvalidInput(problems)
+
     async def list_users(self) -> Sequence[Account]:
         async with self._uow() as uow:
             return await uow.accounts.list()
@@ -105,7 +111,10 @@ class Administration:
     async def set_password(
         self, email: str, password: str, actor: Account | None = None
     ) -> Account:
-        """Set a password; the account's sessions end. Raises NotFound, PasswordRejected."""
+        """Set a password; the account's sessions and reset and setup keys end.
+
+        Raises NotFound, InvalidInput (a password the policy refuses).
+        """
         account = await self.find(email)
         problems = self._password_policy.problems(
             password, PasswordContext(account.email, account.username)
@@ -114,9 +123,25 @@ class Administration:
             raise InvalidInput(problems)
         password_hash = await self._hasher.hash(password)
         async with self._uow() as uow:
-            await uow.accounts.set_password_hash(account.id, password_hash)
-            await uow.sessions.remove_all(account.id)
+            await store_new_password(uow, account.id, password_hash)
             await self._record(uow, account, "set_password", actor)
+        return account
+
+    async def rename(self, email: str, username: str, actor: Account | None = None) -> Account:
+        """Give the account another username (the way out of a clash migration 0003 found).
+
+        Raises NotFound, InvalidInput (a bad name, or one whose folded form is taken).
+        """
+        problems = username_problems(username)
+        if problems:
+            raise InvalidInput(problems)
+        account = await self.find(email)
+        try:
+            async with self._uow() as uow:
+                await uow.accounts.set_username(account.id, username)
+                await self._record(uow, account, "rename", actor)
+        except DuplicateAccount:
+            raise InvalidInput(["The username is already taken"]) from None
         return account
 
     async def grant(

@@ -19,6 +19,7 @@ from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidCredentials, InvalidToken
 from portcullis.core.models import Account, AuditKind, Client, IssuedSession
 from portcullis.core.sessions import Sessions
+from portcullis.core.signin import refuse_long_login
 
 MAX_LIFETIME = timedelta(hours=1)
 
@@ -44,10 +45,12 @@ class Impersonation:
         whose live session token ``password`` is.
 
         None when impersonation is off or ``password`` is no superuser's token: the caller
-        then signs in as usual. Raises InvalidCredentials (recorded as a refused
-        impersonation, not as a failed login) when the account is unknown, a superuser,
-        or not active.
+        then signs in as usual. Raises InvalidInput for a login name over
+        MAX_LOGIN_LENGTH, first, as signing in does; InvalidCredentials (recorded as a
+        refused impersonation, not as a failed login) when the account is unknown, a
+        superuser, or not active.
         """
+        refuse_long_login(login)
         superuser = await self._superuser_of(password)
         if superuser is None:
             return None

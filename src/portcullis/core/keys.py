@@ -18,6 +18,8 @@ MAX_KEY_LENGTH = 256
 # only, so the key never lands in a query or a fragment and the link stays under the base.
 _LINK_PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
 LINK_PATH_PROBLEM = "path: only letters, digits and - . _ ~ / are allowed, and no '..'"
+# The keys that set a password: every change of the password voids them all.
+PASSWORD_KEYS = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
 
 
 class Links:

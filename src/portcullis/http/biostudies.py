@@ -29,6 +29,8 @@ from portcullis.http.common import (
     read_fields,
     status_of,
 )
+from portcullis.http.cross_site import SessionCookie, TrustedOrigins
+from portcullis.http.forms import read_form
 from portcullis.services import Services
 
 Text = Annotated[StrictStr, StringConstraints(max_length=4096)]
@@ -50,27 +52,30 @@ def error_response(error: PortcullisError) -> Response:
     return fail(error.message, status_of(error), problems, **headers)
 
 
-def token_of(request: Request, cookie_name: str) -> str | None:
-    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter."""
+def token_of(request: Request, cookie: SessionCookie) -> str | None:
+    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter.
+
+    Raises NotAllowed when the cookie would authenticate a cross-site state change.
+    """
     return (
         request.headers.get("x-session-token")
-        or request.cookies.get(cookie_name)
+        or cookie.token(request)
         or request.query_params.get("BIOSTDSESS")
     )
 
 
-async def token_with_body_of(request: Request, cookie_name: str) -> str | None:
-    """``token_of``, else a ``BIOSTDSESS`` field of the body (a form, as the real service's
-    request parameters include). A body that cannot be read holds no token; its handler
-    says what is wrong with it."""
-    token = token_of(request, cookie_name)
+async def token_with_body_of(request: Request, cookie: SessionCookie) -> str | None:
+    """``token_of``, else a ``BIOSTDSESS`` field of a form body (the real service's request
+    parameters include the form's). The form is read as strictly as any other (UTF-8 or
+    nothing); a body that cannot be read holds no token, and its handler says what is
+    wrong with it. Raises NotAllowed as ``token_of`` does."""
+    token = token_of(request, cookie)
     if token or request.method == "GET":
         return token
     try:
-        value = (await read_fields(request, allow_form=True)).get("BIOSTDSESS")
+        return (await read_form(request)).get("BIOSTDSESS")
     except InvalidInput:
         return None
-    return value if isinstance(value, str) else None
 
 
 def _storage_mode_name(value: object) -> object:
@@ -82,7 +87,8 @@ StorageModeName = Annotated[StorageMode, BeforeValidator(_storage_mode_name)]
 
 
 class LoginBody(BaseModel):
-    # No length limits here: any wrong credential is the same 401, decided by the core.
+    # No length limits here: the core decides (a login name over 254 characters is a 400,
+    # any wrong credential the same 401).
     model_config = BodyConfig
     login: StrictStr
     password: StrictStr
@@ -166,7 +172,9 @@ class BioStudiesApi:
 
     def __init__(self, services: Services):
         self._services = services
-        self._cookie = services.settings.session_cookie_name
+        settings = services.settings
+        origins = TrustedOrigins(settings.public_url, settings.cors_origins)
+        self._cookie = SessionCookie(settings.session_cookie_name, origins)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -13,9 +12,9 @@ from starlette.responses import Response
 
 from portcullis.core.errors import InvalidInput, PortcullisError
 from portcullis.core.models import Client
+from portcullis.http.forms import is_form, parse_form
 
 JSON_TYPE = "application/json"
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 M = TypeVar("M", bound=BaseModel)
 # Where the ClientAddress middleware leaves the address it decided on.
@@ -88,8 +87,9 @@ async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
     """The request's fields from a JSON object body, or (if allowed) a form.
 
     JSON is tried whatever the Content-Type says: the BioStudies documentation's own
-    ``curl -d '{...}'`` sends JSON labelled as a form. Raises InvalidInput on anything
-    that is neither, or on text holding a NUL character.
+    ``curl -d '{...}'`` sends JSON labelled as a form. Either is read as UTF-8 or refused
+    (orjson refuses bad UTF-8 and lone surrogates; forms.py does the same for forms).
+    Raises InvalidInput on anything that is neither, or on text holding a NUL character.
     """
     fields = await _read_fields(request, allow_form=allow_form)
     refuse_null_characters(fields)
@@ -100,7 +100,7 @@ async def _read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
     body = await request.body()
     if not body.strip():
         return {}
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = request.headers.get("content-type", "")
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -109,22 +109,11 @@ async def _read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
             # say what is wrong with it rather than read it as a form of odd field names.
             raise InvalidInput([f"The request body is not valid JSON: {error}"]) from None
         parsed = None
-        if allow_form and content_type == FORM_TYPE:
-            return _parse_form(body)
-        if allow_form and content_type == "multipart/form-data":
-            form = await request.form()
-            return {key: value for key, value in form.items() if isinstance(value, str)}
+        if allow_form and is_form(content_type):
+            return dict(parse_form(content_type, body))
     if not isinstance(parsed, dict):
         raise InvalidInput(["The request body must be a JSON object"])
     return parsed
-
-
-def _parse_form(body: bytes) -> dict[str, Any]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(["The request body is not valid UTF-8"]) from None
-    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def parse_model(model: type[M], fields: Mapping[str, Any]) -> M:

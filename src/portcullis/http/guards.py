@@ -115,12 +115,34 @@ class CatchAll:
             await self.internal_error(scope)(scope, receive, send)
 
 
-class NoNullCharacters:
-    """Refuses a path or query string holding a NUL character (``%00``) with a 400.
+NOT_UTF8_URL = "The address is not valid UTF-8."
+
+
+def unreadable_url(scope: Scope) -> str | None:
+    """Why the path or query string of ``scope`` cannot be read as text, if it cannot.
+
+    Starlette and uvicorn decode percent-escapes that are not UTF-8 into U+FFFD, so what
+    a handler reads would not be what was sent; they keep a NUL (``%00``) as it is.
+    """
+    path = unquote_to_bytes(scope.get("raw_path") or scope["path"].encode())
+    query = unquote_to_bytes(scope["query_string"])
+    if b"\x00" in path or b"\x00" in query:
+        return NO_NULL_CHARACTERS
+    try:
+        path.decode("utf-8")
+        query.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8_URL
+    return None
+
+
+class ReadableUrls:
+    """Refuses a path or query string holding a NUL or bytes that are not UTF-8: a 400.
 
     Bodies are checked where they are read (``read_fields``, the pages' forms); headers
-    never carry one (the HTTP parser refuses them). Path parameters (an e-mail address,
-    a session id) and query parameters reach database queries that would fail on it.
+    never carry a NUL (the HTTP parser refuses them) and are read as latin-1, which any
+    bytes are. Path parameters (an e-mail address, a session id) and query parameters
+    reach database queries that would fail on a NUL, and would be stored altered.
     """
 
     def __init__(self, app: ASGIApp, error_for: Callable[[Scope, PortcullisError], Response]):
@@ -128,11 +150,9 @@ class NoNullCharacters:
         self.error_for = error_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
-            "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"])
-        ):
-            refused = InvalidInput([NO_NULL_CHARACTERS])
-            await self.error_for(scope, refused)(scope, receive, send)
+        problem = unreadable_url(scope) if scope["type"] == "http" else None
+        if problem is not None:
+            await self.error_for(scope, InvalidInput([problem]))(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -202,23 +222,28 @@ RULES_BY_PATH = {
 }
 KEY_PREFIX = "/auth/activate/"
 # The pages' forms spend the same budgets as the API calls they stand for; their GETs
-# only show forms, except the activation link, which uses its key on GET.
+# only show forms, except the activation page, which looks its key up to say whether
+# the link still works. Every request that tries a key is counted under "key".
 PAGE_RULES_BY_PATH = {
     "/account/signin": "login",
     "/account/profile/password": "login",  # asks for the current password
     "/account/register": "register",
     "/account/password/forgot": "mail",
 }
-PAGE_KEY_PREFIXES = {"GET": "/account/activate/", "POST": "/account/password/reset/"}
+PAGE_KEY_PREFIXES = {
+    "GET": ("/account/activate/",),
+    "POST": ("/account/activate/", "/account/password/reset/"),
+}
 
 
 def rule_for(method: str, path: str) -> str | None:
+    # Starlette answers HEAD with the GET handler, so HEAD must cost what GET costs.
+    method = "GET" if method == "HEAD" else method
     path = path.rstrip("/") or "/"
     if path.startswith("/account/"):
         if method == "POST" and path in PAGE_RULES_BY_PATH:
             return PAGE_RULES_BY_PATH[path]
-        prefix = PAGE_KEY_PREFIXES.get(method)
-        return "key" if prefix and path.startswith(prefix) else None
+        return "key" if path.startswith(PAGE_KEY_PREFIXES.get(method, ())) else None
     return RULES_BY_PATH.get(path) or ("key" if path.startswith(KEY_PREFIX) else None)
 
 

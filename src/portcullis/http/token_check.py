@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portcullis.core.errors import PortcullisError, Unavailable
-from portcullis.http.guards import NO_STORE, SAFE_HEADERS
+from portcullis.http.guards import NO_STORE, SAFE_HEADERS, unreadable_url
 
 log = logging.getLogger("portcullis")
 
@@ -23,7 +23,7 @@ class TokenCheckFirst:
     It reads no body (so no body limit), is not rate limited (so no client address or
     limits), and maps its own errors; it skips routing and those layers, and sends the
     same safe headers. Behind a CORS allow-list, requests that name an Origin take the
-    whole stack, for its CORS headers; so does a query string holding a NUL.
+    whole stack, for its CORS headers; so does a query string it cannot read.
     """
 
     def __init__(
@@ -48,9 +48,8 @@ class TokenCheckFirst:
             or scope["path"] != PATH
             or scope["method"] != "GET"
             or (self.cors and any(name == b"origin" for name, _ in scope["headers"]))
-            # A NUL in the query string is the stack's 400 (NoNullCharacters), as elsewhere.
-            or b"%00" in scope["query_string"]
-            or b"\x00" in scope["query_string"]
+            # A query string it cannot read is the stack's 400 (ReadableUrls), as elsewhere.
+            or (scope["query_string"] and unreadable_url(scope) is not None)
         ):
             await self.app(scope, receive, send)
             return

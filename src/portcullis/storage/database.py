@@ -75,13 +75,21 @@ def prepare_sqlite_file(path: Path) -> None:
 
 
 def create_engine(database: DatabaseUrl) -> AsyncEngine:
+    # hide_parameters: a failed statement's error (and so its log line) names the values
+    # it was given, and those are password hashes, secrets and token hashes.
     if not database.is_sqlite:
         return create_async_engine(
-            database.async_url, pool_pre_ping=True, pool_size=10, max_overflow=10
+            database.async_url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            hide_parameters=True,
         )
     prepare_sqlite_file(database.sqlite_path)
     engine = create_async_engine(
-        database.async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        database.async_url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

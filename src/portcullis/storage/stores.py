@@ -280,6 +280,15 @@ class SqlKeyStore:
         ).first()
         return row.account_id if row else None
 
+    async def remove_all(self, account_id: int, purposes: Sequence[KeyPurpose]) -> int:
+        result = await self._db.execute(
+            delete(one_time_keys).where(
+                one_time_keys.c.account_id == account_id,
+                one_time_keys.c.purpose.in_([p.value for p in purposes]),
+            )
+        )
+        return result.rowcount
+
     async def purge_expired(self, now: datetime) -> int:
         result = await self._db.execute(
             delete(one_time_keys).where(one_time_keys.c.expires_at <= epoch(now))

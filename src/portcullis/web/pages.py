@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from portcullis.core.errors import (
-    AlreadyRegistered,
-    CaptchaFailed,
-    InvalidCredentials,
-    InvalidInput,
-    InvalidKey,
-    InvalidToken,
-    TooManyAttempts,
-)
+from portcullis.core.errors import InvalidCredentials
 from portcullis.core.models import Account, LinkTarget, Registration, Session
-from portcullis.http.common import client_of, refuse_null_characters, status_of
+from portcullis.http.common import client_of, status_of
 from portcullis.services import Services
-from portcullis.web import csrf
+from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
+from portcullis.web.mailed_links import MailedLinkPages
 from portcullis.web.render import PREFIX, STATIC, Renderer
-from portcullis.web.words import USED_LINK, problems_of
+from portcullis.web.words import problems_of
 
-SESSION_COOKIE = "portcullis-session"
 # The mailed links of the built-in "default" instance land on these pages.
 ACTIVATE = LinkTarget("default", "activate")
 RESET = LinkTarget("default", "password/reset")
-# Errors a form shows on the page; anything else is an error page.
-FORM_ERRORS = (InvalidInput, InvalidCredentials, TooManyAttempts, CaptchaFailed, AlreadyRegistered)
 # What the sign-in page says after a redirect, by the ``done`` parameter.
 NOTICES = {
     "signed-out": "You are signed out.",
@@ -43,13 +33,6 @@ NOTICES = {
 }
 REGISTER_FIELDS = ("email", "name", "orcid", "username")
 CAPTCHA_FIELDS = ("g-recaptcha-response", "h-captcha-response", "cf-turnstile-response")
-
-Form = Mapping[str, str]
-FormHandler = Callable[[Request, Form], Awaitable[Response]]
-
-
-def _see_other(path: str) -> RedirectResponse:
-    return RedirectResponse(PREFIX + path, status_code=303)
 
 
 def _when(moment: datetime) -> str:
@@ -68,12 +51,11 @@ def _session_row(session: Session, current: Session) -> dict[str, Any]:
     }
 
 
-class AccountPages:
+class AccountPages(FormPages):
     def __init__(self, services: Services):
-        self._services = services
-        self.renderer = self._render = Renderer(services.settings)
-        self._settings = services.settings
-        self._csrf = csrf.Csrf(services.server_secret)
+        self.renderer = Renderer(services.settings)
+        super().__init__(services, self.renderer)
+        self._mailed_links = MailedLinkPages(services, self.renderer)
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
@@ -88,77 +70,20 @@ class AccountPages:
             Route(PREFIX + "/register", self.register_form, methods=get),
             Route(PREFIX + "/register", self._post(self.register), methods=post),
             Route(PREFIX + "/register/check-mail", self.register_sent, methods=get),
-            Route(PREFIX + "/activate/{key}", self.activate, methods=get),
+            *self._mailed_links.routes(),
             Route(PREFIX + "/password/forgot", self.forgot_form, methods=get),
             Route(PREFIX + "/password/forgot", self._post(self.forgot), methods=post),
             Route(PREFIX + "/password/forgot/check-mail", self.forgot_sent, methods=get),
-            Route(PREFIX + "/password/reset/{key}", self.reset_form, methods=get),
-            Route(PREFIX + "/password/reset/{key}", self._post(self.reset), methods=post),
             Route(PREFIX + "/profile", self.profile, methods=get),
             Route(PREFIX + "/profile/password", self._post(self.change_password), methods=post),
             Route(PREFIX + "/sessions/end-all", self._post(self.end_all), methods=post),
             Route(PREFIX + "/sessions/{session_id}/end", self._post(self.end_one), methods=post),
         ]
 
-    # --- plumbing: pages, CSRF, the session cookie --------------------------------
-
-    def _page(
-        self, request: Request, template: str, status_code: int = 200, **values: Any
-    ) -> Response:
-        nonce = request.cookies.get(csrf.COOKIE) or getattr(request.state, "csrf_nonce", None)
-        if nonce is None:
-            nonce = request.state.csrf_nonce = self._csrf.new_nonce()
-        response = self._render.page(
-            template, status_code, csrf_token=self._csrf.token_for(nonce), **values
-        )
-        if request.cookies.get(csrf.COOKIE) != nonce:
-            self._set_cookie(response, csrf.COOKIE, nonce, max_age=None)
-        return response
-
-    def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path=PREFIX,
-            secure=self._settings.cookie_secure,
-            httponly=True,
-            samesite="lax",
-        )
-
-    def _signed_out(self, response: Response) -> Response:
-        response.delete_cookie(
-            SESSION_COOKIE,
-            path=PREFIX,
-            secure=self._settings.cookie_secure,
-            httponly=True,
-            samesite="lax",
-        )
-        return response
-
-    def _post(self, handler: FormHandler) -> Callable[[Request], Awaitable[Response]]:
-        """Read the form and refuse it unless its CSRF token matches the browser's cookie."""
-
-        async def guarded(request: Request) -> Response:
-            async with request.form(max_files=0) as data:
-                form = {key: value for key, value in data.items() if isinstance(value, str)}
-            if not self._csrf.valid(request.cookies.get(csrf.COOKIE), form.get(csrf.FIELD)):
-                return self._page(request, "expired.html", 403, title="Please try again")
-            refuse_null_characters(form)
-            return await handler(request, form)
-
-        return guarded
-
-    async def _who(self, request: Request) -> tuple[Session, Account] | None:
-        try:
-            return await self._services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        except InvalidToken:
-            return None
-
     # --- pages --------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        return _see_other("/profile" if await self._who(request) else "/signin")
+        return see_other("/profile" if await self._who(request) else "/signin")
 
     async def theme(self, request: Request) -> Response:
         return Response(
@@ -182,15 +107,11 @@ class AccountPages:
                 login=login,
                 problems=problems_of(error),
             )
-        response = _see_other("/profile")
-        self._set_cookie(
-            response, SESSION_COOKIE, issued.token, self._settings.session_lifetime_seconds
-        )
-        return response
+        return self._signed_in(see_other("/profile"), issued.token)
 
     async def signout(self, request: Request, form: Form) -> Response:
         await self._services.sessions.close(request.cookies.get(SESSION_COOKIE))
-        return self._signed_out(_see_other("/signin?done=signed-out"))
+        return self._signed_out(see_other("/signin?done=signed-out"))
 
     async def register_form(self, request: Request) -> Response:
         return self._page(
@@ -223,17 +144,10 @@ class AccountPages:
                 problems=problems_of(error),
                 rules=self._services.accounts.password_rules,
             )
-        return _see_other("/register/check-mail")
+        return see_other("/register/check-mail")
 
     async def register_sent(self, request: Request) -> Response:
         return self._page(request, "check_mail.html", reason="register")
-
-    async def activate(self, request: Request) -> Response:
-        try:
-            await self._services.accounts.activate(request.path_params["key"])
-        except InvalidKey:
-            return self._page(request, "activated.html", 400, problems=[USED_LINK])
-        return self._page(request, "activated.html", problems=[])
 
     async def forgot_form(self, request: Request) -> Response:
         return self._page(request, "forgot.html", email="", problems=[])
@@ -248,44 +162,15 @@ class AccountPages:
             return self._page(
                 request, "forgot.html", status_of(error), email=email, problems=problems_of(error)
             )
-        return _see_other("/password/forgot/check-mail")
+        return see_other("/password/forgot/check-mail")
 
     async def forgot_sent(self, request: Request) -> Response:
         return self._page(request, "check_mail.html", reason="forgot")
 
-    async def reset_form(self, request: Request) -> Response:
-        return self._reset_page(request, 200, [])
-
-    async def reset(self, request: Request, form: Form) -> Response:
-        try:
-            await self._services.accounts.change_password_with_key(
-                request.path_params["key"], form.get("password", "")
-            )
-        except (InvalidKey, *FORM_ERRORS) as error:
-            return self._reset_page(
-                request,
-                status_of(error),
-                problems_of(error),
-                link_dead=isinstance(error, InvalidKey),
-            )
-        return self._signed_out(_see_other("/signin?done=password-set"))
-
-    def _reset_page(
-        self, request: Request, status_code: int, problems: Sequence[str], link_dead: bool = False
-    ) -> Response:
-        return self._page(
-            request,
-            "reset.html",
-            status_code,
-            problems=problems,
-            link_dead=link_dead,
-            rules=self._services.accounts.password_rules,
-        )
-
     async def profile(self, request: Request) -> Response:
         who = await self._who(request)
         if who is None:
-            return self._signed_out(_see_other("/signin"))
+            return self._signed_out(see_other("/signin"))
         return await self._profile_page(request, *who)
 
     async def _profile_page(
@@ -318,33 +203,36 @@ class AccountPages:
     async def change_password(self, request: Request, form: Form) -> Response:
         who = await self._who(request)
         if who is None:
-            return self._signed_out(_see_other("/signin"))
+            return self._signed_out(see_other("/signin"))
         try:
             await self._services.accounts.change_password(
-                who[1], form.get("current_password", ""), form.get("new_password", "")
+                who[1],
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                client_of(request),
             )
         except FORM_ERRORS as error:
             problems = problems_of(error)
             if isinstance(error, InvalidCredentials):
                 problems = ["The current password is wrong."]
             return await self._profile_page(request, *who, status_of(error), problems)
-        return self._signed_out(_see_other("/signin?done=password-changed"))
+        return self._signed_out(see_other("/signin?done=password-changed"))
 
     async def end_one(self, request: Request, form: Form) -> Response:
         who = await self._who(request)
         if who is None:
-            return self._signed_out(_see_other("/signin"))
+            return self._signed_out(see_other("/signin"))
         session_id = request.path_params["session_id"]
         await self._services.sessions.close_one(who[1], session_id, client_of(request))
         if session_id == who[0].id:
-            return self._signed_out(_see_other("/signin?done=signed-out"))
-        return _see_other("/profile?done=session-ended")
+            return self._signed_out(see_other("/signin?done=signed-out"))
+        return see_other("/profile?done=session-ended")
 
     async def end_all(self, request: Request, form: Form) -> Response:
         who = await self._who(request)
         if who is not None:
             await self._services.sessions.close_all(who[1], client_of(request))
-        return self._signed_out(_see_other("/signin?done=signed-out-everywhere"))
+        return self._signed_out(see_other("/signin?done=signed-out-everywhere"))
 
 
 def _captcha(form: Form) -> str | None:

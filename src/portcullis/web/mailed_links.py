@@ -1,0 +1,79 @@
+"""The pages our mails link to: activation and setting a password with a mailed key.
+
+Mail security scanners fetch every link in a message, some with HEAD, before the person
+does. So opening a link (GET or HEAD) only shows a page; the key is used, and the account
+changed, only by that page's form, a POST with its CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portcullis.core.errors import InvalidKey
+from portcullis.http.common import client_of, status_of
+from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
+from portcullis.web.render import PREFIX
+from portcullis.web.words import USED_LINK, problems_of
+
+ACTIVATE_PATH = PREFIX + "/activate/{key}"
+RESET_PATH = PREFIX + "/password/reset/{key}"
+
+
+class MailedLinkPages(FormPages):
+    def routes(self) -> list[BaseRoute]:
+        get, post = ["GET"], ["POST"]  # Starlette answers HEAD wherever it answers GET
+        return [
+            Route(ACTIVATE_PATH, self.activate_form, methods=get),
+            Route(ACTIVATE_PATH, self._post(self.activate), methods=post),
+            Route(RESET_PATH, self.reset_form, methods=get),
+            Route(RESET_PATH, self._post(self.reset), methods=post),
+        ]
+
+    async def activate_form(self, request: Request) -> Response:
+        """Ask for the click, or say at once that the link is dead; the key stays unused."""
+        try:
+            await self._services.accounts.account_to_activate(request.path_params["key"])
+        except InvalidKey:
+            return self._page(request, "activated.html", 400, problems=[USED_LINK])
+        return self._page(request, "activate.html")
+
+    async def activate(self, request: Request, form: Form) -> Response:
+        try:
+            await self._services.accounts.activate(request.path_params["key"], client_of(request))
+        except InvalidKey:
+            return self._page(request, "activated.html", 400, problems=[USED_LINK])
+        return self._page(request, "activated.html", problems=[])
+
+    async def reset_form(self, request: Request) -> Response:
+        # The form only: the key is looked at when the new password comes with it.
+        return self._reset_page(request, 200, [])
+
+    async def reset(self, request: Request, form: Form) -> Response:
+        try:
+            await self._services.accounts.change_password_with_key(
+                request.path_params["key"], form.get("password", ""), client_of(request)
+            )
+        except (InvalidKey, *FORM_ERRORS) as error:
+            return self._reset_page(
+                request,
+                status_of(error),
+                problems_of(error),
+                link_dead=isinstance(error, InvalidKey),
+            )
+        return self._signed_out(see_other("/signin?done=password-set"))
+
+    def _reset_page(
+        self, request: Request, status_code: int, problems: Sequence[str], link_dead: bool = False
+    ) -> Response:
+        return self._page(
+            request,
+            "reset.html",
+            status_code,
+            problems=problems,
+            link_dead=link_dead,
+            rules=self._services.accounts.password_rules,
+        )
