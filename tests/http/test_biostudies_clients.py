@@ -365,6 +365,30 @@ class TestPasswordSetup:
         assert answer.status_code == 400
         assert sign_in(server, "active@example.org")  # the old password still works
 
+    def test_setting_up_voids_the_accounts_reset_keys(self, server: RunningServer) -> None:
+        add_account(server.settings, "setup@example.org", password=None, active=False)
+        with server.client() as client:
+            client.post(
+                "/auth/password/reset",
+                json={"email": "setup@example.org", "instanceKey": "default", "path": "r"},
+            )
+            reset_key = server.wait_for_mail("setup@example.org", "Reset").key
+            client.post(
+                "/auth/activate",
+                json={"email": "setup@example.org", "instanceKey": "default", "path": "x"},
+            )
+            setup_key = server.wait_for_mail("setup@example.org", "Password Setup").key
+            set_up = client.post(
+                "/auth/password/setup", json={"activationKey": setup_key, "password": PASSWORD}
+            )
+            reset = client.post(
+                "/auth/password/change",
+                json={"activationKey": reset_key, "password": "a password set over it"},
+            )
+        assert set_up.status_code == 200, set_up.text
+        assert reset.status_code == 400  # the reset key died with the password change
+        assert sign_in(server, "setup@example.org")["email"] == "setup@example.org"
+
     @pytest.mark.parametrize(
         "body", [{}, {"activationKey": 5, "password": "p"}, {"activationKey": "k"}]
     )
@@ -401,6 +425,28 @@ class TestTokenInTheBody:
                 headers={"X-Session-Token": "not a token"},
             )
         assert answer.status_code == 401
+
+    def test_a_form_that_is_not_utf8_carries_no_token(self, server: RunningServer) -> None:
+        add_account(server.settings, "root@example.org", superuser=True)
+        with server.client() as client:
+            token = login(client, "root@example.org")
+            answer = client.post(
+                "/auth/logout/all",
+                content=f"BIOSTDSESS={token}&name=%FF".encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            after = client.get("/auth/profile", headers={"X-Session-Token": token})
+        assert answer.status_code == 401
+        assert after.status_code == 200  # nothing was ended
+
+    def test_a_json_body_is_no_form(self, server: RunningServer) -> None:
+        add_account(server.settings, "root@example.org", superuser=True)
+        with server.client() as client:
+            token = login(client, "root@example.org")
+            answer = client.post("/auth/logout/all", json={"BIOSTDSESS": token})
+            after = client.get("/auth/profile", headers={"X-Session-Token": token})
+        assert answer.status_code == 401
+        assert after.status_code == 200
 
 
 def test_the_cli_sets_the_storage_mode(server: RunningServer) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from portcullis.core.validation import MAX_LOGIN_LENGTH
 from portcullis.services import build_services
 from tests.conftest import MakeServer, SettingsFactory
 from tests.support import (
@@ -136,6 +137,17 @@ class TestWithTheSettingOn:
         with impersonating.client() as client:
             client.post("/auth/logout", json={"sessid": token})
         assert log_in_as(impersonating, "ann@example.org", token) == (401, BAD_LOGIN)
+
+    def test_a_login_name_over_254_characters_is_refused_first(
+        self, impersonating: RunningServer
+    ) -> None:
+        _, _, token = people(impersonating)
+        status, body = log_in_as(impersonating, "n" * (MAX_LOGIN_LENGTH + 1), token)
+        assert status == 400
+        assert body["status"] == "FAIL"
+        assert f"The login name must be at most {MAX_LOGIN_LENGTH} characters" in str(body)
+        kinds = {r["kind"] for r in audit_rows(impersonating.settings)}
+        assert not kinds & {"impersonation", "login_failed"}
 
     def test_the_users_own_password_still_works(self, impersonating: RunningServer) -> None:
         people(impersonating)
