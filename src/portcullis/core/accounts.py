@@ -82,6 +82,14 @@ async def store_new_password(uow: UnitOfWork, account_id: int, password_hash: st
     await uow.keys.remove_all(account_id, PASSWORD_KEYS)
 
 
+def awaits_verification(account: Account) -> bool:
+    """Whether a mailed activation key may still verify the account's e-mail: a pending
+    account, or one allowed to sign in before verifying; never a disabled one."""
+    if account.status is AccountStatus.PENDING:
+        return True
+    return account.status is AccountStatus.ACTIVE and not account.email_verified
+
+
 @asynccontextmanager
 async def uniform_duration(seconds: float) -> AsyncIterator[None]:
     """Stretch the block to ``seconds`` so its length does not depend on what it found."""
@@ -170,8 +178,9 @@ class Accounts:
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
-        ``target`` says where the activation link leads: needed (and checked) only when
-        activation is required, since otherwise no link is mailed.
+        ``target`` says where the link that verifies the e-mail leads; with it a link is
+        mailed (and the target checked), without it none. It is needed when activation is
+        required; otherwise the account may sign in at once, its e-mail still unverified.
         Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed. A taken
         e-mail or username is refused (AlreadyRegistered, InvalidInput) only when the
         operator chose to reveal existing accounts; else the address is told by mail and
@@ -191,7 +200,7 @@ class Accounts:
             problems.append(MISSING_LINK_TARGET)
         if problems:
             raise InvalidInput(problems)
-        if target is not None and self._policy.require_activation:
+        if target is not None:
             self._links.check(target)
         client = client or Client()
         await self._check_captcha(captcha_response, client.address)
@@ -225,6 +234,8 @@ class Accounts:
                     password_hash=password_hash,
                     created_at=now,
                     storage_mode=registration.storage_mode or self._policy.default_storage_mode,
+                    email_verified=False,
+                    dialect_fields=registration.dialect_fields,
                 )
             )
         except DuplicateAccount as duplicate:
@@ -233,8 +244,7 @@ class Accounts:
         await self._audit.write(
             uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
         )
-        if pending:
-            assert target is not None  # register() refuses a pending account without one
+        if target is not None:  # register() refuses a pending account without one
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
@@ -269,22 +279,29 @@ class Accounts:
         await self._audit.write(uow, event)
 
     async def account_to_activate(self, key: str) -> Account:
-        """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
+        """The account whose e-mail ``key`` would verify; the key stays unused.
+
+        Raises InvalidKey.
+        """
         async with self._uow() as uow:
             used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used) if used is not None else None
-        if account is None or account.status is not AccountStatus.PENDING:
+        if account is None or not awaits_verification(account):
             raise InvalidKey()
         return account
 
     async def activate(self, key: str, client: Client | None = None) -> Account:
-        """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
+        """Verify the e-mail of the account ``key`` was mailed for, and let a pending
+        account sign in. Every dialect and the pages verify through here, so there is
+        one flag (Account.email_verified) for all. Raises InvalidKey."""
         async with self._uow() as uow:
             used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used[0]) if used else None
-            if account is None or account.status is not AccountStatus.PENDING:
+            if account is None or not awaits_verification(account):
                 raise InvalidKey()
-            await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            await uow.accounts.set_email_verified(account.id, True)
+            if account.status is AccountStatus.PENDING:
+                await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             await self._audit.write(
                 uow, self._audit.event(AuditKind.ACTIVATED, client, account=account)
             )
@@ -394,6 +411,8 @@ class Accounts:
             if used is None or used[0] != account.id:
                 raise InvalidKey()  # used by a racing request since we looked
             await self._set_password(uow, account, password_hash, client, how)
+            # The key came by mail: its use proves the address.
+            await uow.accounts.set_email_verified(account.id, True)
             if account.status is AccountStatus.PENDING:
                 await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             refreshed = await uow.accounts.by_id(account.id)

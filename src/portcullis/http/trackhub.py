@@ -130,7 +130,7 @@ class TrackHubApi:
             {
                 "auth_token": issued.token,
                 "email": issued.account.email,
-                "is_account_activated": issued.account.active,
+                "is_account_activated": issued.account.email_verified,
             },
             headers={"Cache-Control": "no-store"},
         )
