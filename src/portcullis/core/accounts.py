@@ -60,6 +60,7 @@ from portcullis.core.validation import (
 MISSING_LINK_TARGET = (
     "instanceKey and path are required: the account is activated by a link mailed to it"
 )
+USERNAME_TAKEN = "The username is already taken"
 # The keys that prove a pending account's address; a setup key also sets its password.
 ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 
@@ -138,6 +139,13 @@ class Accounts:
     def password_rules(self) -> tuple[str, ...]:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
+
+    def password_problems(self, password: str, email: str, username: str | None) -> list[str]:
+        """What the policy finds wrong with ``password`` for this e-mail and username; a
+        dialect that reports problems field by field asks before registering."""
+        return self._password_policy.problems(
+            password, PasswordContext(normalise_email(email), username)
+        )
 
     # --- signing in ---------------------------------------------------------------
 
@@ -265,7 +273,7 @@ class Accounts:
         if self._policy.reveal_existing_registration:
             if field == "email":
                 raise AlreadyRegistered(email)
-            raise InvalidInput(["The username is already taken"])
+            raise InvalidInput([USERNAME_TAKEN])
         if field == "email":
             notice, detail = Notice("registration_attempt", email, {}), "already_registered"
         else:
@@ -361,15 +369,25 @@ class Accounts:
                 await self._mail_key(uow, account, "password_reset", target, key)
 
     async def change_password_with_key(
-        self, key: str, password: str, client: Client | None = None
+        self, key: str, password: str, client: Client | None = None, uid: str | None = None
     ) -> Account:
         """Set the password of the account ``key`` was mailed for.
 
         The key is used up; a pending account becomes active (the mail proved the
-        address); every session of the account ends; the owner is told by mail.
+        address); every session of the account ends; the owner is told by mail. With
+        ``uid`` (the handle mailed beside the key) it must name the key's account.
         Raises InvalidKey, or PasswordRejected (and the key stays usable).
         """
-        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client)
+        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client, uid=uid)
+
+    async def account_to_reset(self, uid: str, key: str) -> Account:
+        """The account a reset ``key`` and the ``uid`` mailed with it name; the key stays
+        unused. Raises InvalidKey."""
+        async with self._uow() as uow:
+            account = await self._account_for_key(uow, key, PASSWORD_KEYS)
+        if not self._keys.names_account(uid, account.id):
+            raise InvalidKey()
+        return account
 
     async def set_up_password(
         self,
@@ -399,10 +417,13 @@ class Accounts:
         *,
         how: str = "reset_key",
         pending: bool = False,
+        uid: str | None = None,
     ) -> Account:
         async with self._uow() as uow:
             account = await self._account_for_key(uow, key, purposes)
         if pending and account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
+        if uid is not None and not self._keys.names_account(uid, account.id):
             raise InvalidKey()
         self._check_password(password, account)
         password_hash = await self._hasher.hash(password)
@@ -518,5 +539,7 @@ class Accounts:
     async def _mail_key(
         self, uow: UnitOfWork, account: Account, kind: str, target: LinkTarget, key: str
     ) -> None:
-        values = {"name": account.full_name, "link": self._links.build(target, key), "key": key}
+        uid = self._keys.account_handle(account.id)
+        link = self._links.build(target, key, uid)
+        values = {"name": account.full_name, "link": link, "key": key, "uid": uid}
         await uow.outbox.add(Notice(kind, account.email, values), self._clock.now())
