@@ -149,6 +149,16 @@ class TestProfile:
         assert answer.status_code == 400
         assert answer.json() == {"error": "Missing message body in request"}
 
+    def test_a_new_email_is_unverified(self, thr: RunningServer, member: str) -> None:
+        body = {"email": "Moved@Example.org", "check_interval": "weekly"}
+        with thr.client() as client:
+            assert client.post("/api/user", headers=token(member), json=body).status_code == 200
+            login = client.post(
+                "/api/login", data={"username": "exampleuser", "password": PASSWORD}
+            )
+        assert login.json()["email"] == "moved@example.org"
+        assert login.json()["is_account_activated"] is False
+
     def test_an_email_in_use(self, thr: RunningServer, member: str) -> None:
         add_account(thr.settings, "other@example.org")
         body = {"email": "other@example.org", "check_interval": "weekly"}
