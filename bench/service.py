@@ -41,8 +41,9 @@ ARGON2 = {"memory_kib": 19 * 1024, "time_cost": 2, "parallelism": 1}
 
 # The brute-force defences must not refuse the bench's own logins: every login comes from
 # 127.0.0.1, so the per-address limits are raised far above what 8 connections can reach.
-# Per-account lockout counts failures only and every bench login succeeds; the accounts
-# are many besides, so no account is near any per-account limit.
+# The per-account lockout counts every check until it succeeds (so one account's checks
+# in flight at once count against its threshold, raised here) and every bench login
+# succeeds; the accounts are many besides, so no account is near any per-account limit.
 UNLIMITED = {
     "PORTCULLIS_RATE_LIMIT_LOGIN": "1000000/second",
     "PORTCULLIS_RATE_LIMIT_MAIL": "1000000/second",

@@ -18,13 +18,15 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from portcullis.attempts.memory import MemoryAttempts
+from portcullis.attempts.remote import served_by
 from portcullis.config import Settings
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import Account
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies import audit_view, parse_since
-from portcullis.services import Services, build_services, local_hashing
+from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
 
@@ -96,8 +98,13 @@ def serve(
     # not each worker with a traceback.
     asyncio.run(build_services(settings).close())
     # Several workers send their hashes to one queue here, in the process that supervises
-    # them (hash_service.py says why); one worker hashes in its own process.
-    hash_service = HashService(local_hashing(settings)) if workers > 1 else None
+    # them (hash_service.py says why); one worker hashes in its own process. Without Redis
+    # they keep the lockout's counts here too, so that they spend one budget, not N.
+    hash_service = (
+        HashService(local_hashing(settings), served_by(MemoryAttempts(lockout_policy(settings))))
+        if workers > 1
+        else None
+    )
     if hash_service is not None:
         os.environ[HASH_SERVICE_SOCKET] = str(hash_service.path)  # the workers inherit it
     try:
@@ -239,6 +246,13 @@ def user_set_password(
     password = _read_password(password_stdin)
     account = _run(lambda s: s.admin.set_password(email, password))
     typer.echo(f"password set for {account.email}; its sessions were ended")
+
+
+@users.command("rename")
+def user_rename(email: str, username: str) -> None:
+    """Give an account another username (unique under case folding and NFKC)."""
+    _run(lambda s: s.admin.rename(email, username))
+    typer.echo(f"{email} is now {username}")
 
 
 @users.command("grant")

@@ -27,7 +27,7 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,11 +58,20 @@ def _from_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogatepass")
 
 
-class HashService:
-    """Serves the hashes of a server's workers from this process's hashing threads."""
+# A frame's kind to what answers it at once, on the connection's thread: quick, never
+# queued behind hashes (the lockout's admissions, see attempts/remote.py).
+AtOnce = Mapping[int, Callable[[bytes], bytes]]
 
-    def __init__(self, hashing: LocalHashing):
+
+class HashService:
+    """Serves the hashes of a server's workers from this process's hashing threads,
+    and the other requests ``at_once`` names."""
+
+    def __init__(self, hashing: LocalHashing, at_once: AtOnce | None = None):
         self._hashing = hashing
+        self._at_once = dict(at_once or {})
+        if self._at_once.keys() & {VERIFY, HASH, CANCEL}:
+            raise ValueError("a request kind answered at once is taken by the hashes")
         self._folder = Path(tempfile.mkdtemp(prefix="portcullis-hashing-"))  # 0700
         self.path = self._folder / "socket"
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -104,6 +113,9 @@ class HashService:
             try:
                 while (frame := _read_frame(stream)) is not None:
                     kind, ident, body = frame
+                    if kind in self._at_once:
+                        answer(*self._answer_at_once(kind, ident, body))
+                        continue
                     if kind == CANCEL:
                         if request := waiting.get(ident):
                             request.cancelled = True
@@ -116,6 +128,13 @@ class HashService:
             finally:
                 for request in list(waiting.values()):  # nobody is left to answer
                     request.cancelled = True
+
+    def _answer_at_once(self, kind: int, ident: int, body: bytes) -> tuple[int, int, bytes]:
+        try:
+            return DONE, ident, self._at_once[kind](body)
+        except Exception as error:  # the worker is told, this thread serves on
+            log.exception("the hash service failed a request")
+            return FAILED, ident, _text(type(error).__name__)
 
     def _call(self, kind: int, body: bytes) -> Callable[[], bytes]:
         """What a request asks, to run on a hashing thread; its answer's body."""
@@ -192,12 +211,12 @@ class RemoteHashing:
         self._idents = itertools.cycle(range(1, 1 << 32))
 
     async def hash(self, password: str) -> str:
-        return _from_text(await self._call(HASH, _text(password)))
+        return _from_text(await self.call(HASH, _text(password)))
 
     async def verify(self, stored_hash: str, password: str) -> bool:
         stored = _text(stored_hash)
         body = _LENGTH.pack(len(stored)) + stored + _text(password)
-        return await self._call(VERIFY, body) == b"\x01"
+        return await self.call(VERIFY, body) == b"\x01"
 
     async def ping(self) -> None:
         """Connected, or connects: raises Unavailable when the service cannot be reached."""
@@ -208,11 +227,12 @@ class RemoteHashing:
             self._connection.writer.close()
             self._connection = None
 
-    async def _call(self, kind: int, body: bytes) -> bytes:
+    async def call(self, kind: int, body: bytes) -> bytes:
+        """Send one request to the service; its answer's body. Raises Unavailable."""
         connection = await self._connected()
         answer, result = await connection.ask(kind, next(self._idents), body)
         if answer != DONE:
-            log.error("the hash service failed a hash: %s", _from_text(result))
+            log.error("the hash service failed a request: %s", _from_text(result))
             raise Unavailable()
         return result
 

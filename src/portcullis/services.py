@@ -12,6 +12,9 @@ from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portcullis.attempts.memory import MemoryAttempts
+from portcullis.attempts.redis_store import RedisAttempts
+from portcullis.attempts.remote import RemoteAttempts
 from portcullis.captcha import SiteVerify
 from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
@@ -27,6 +30,7 @@ from portcullis.core.passwords import (
     PasswordPolicy,
     argon2id,
 )
+from portcullis.core.ports import Attempts
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
@@ -57,6 +61,28 @@ def local_hashing(settings: Settings) -> LocalHashing:
     concurrency = settings.effective_hash_concurrency
     gate = HashSlots(settings.data_dir, concurrency).held
     return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate))
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(
+        threshold=settings.login_lockout_threshold,
+        base_seconds=settings.login_lockout_base_seconds,
+        max_seconds=settings.login_lockout_max_seconds,
+        daily_failures=settings.login_lockout_daily_failures,
+    )
+
+
+def attempts_of(
+    settings: Settings, limits_store: LimitsStore, serve_process: RemoteHashing | None
+) -> Attempts:
+    """Where the lockout counts: Redis when configured (every instance and worker shares
+    it), else the memory of serve's process for its workers, else this process's."""
+    redis = limits_store.redis()
+    if redis is not None:
+        return RedisAttempts(redis, limits_store.key_prefix, lockout_policy(settings))
+    if serve_process is not None:
+        return RemoteAttempts(serve_process)
+    return MemoryAttempts(lockout_policy(settings))
 
 
 class SystemClock:
@@ -133,23 +159,13 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     )
     secret_hasher = Hasher(server_secret)
     service_socket = os.environ.get(HASH_SERVICE_SOCKET)
-    hasher = PasswordHasher(
-        argon2_of(settings),
-        RemoteHashing(service_socket) if service_socket else local_hashing(settings),
-    )
+    serve_process = RemoteHashing(service_socket) if service_socket else None
+    hasher = PasswordHasher(argon2_of(settings), serve_process or local_hashing(settings))
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)
     limits_store = LimitsStore(settings)
     limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
-    lockout = Lockout(
-        limits_store.counters(),
-        LockoutPolicy(
-            threshold=settings.login_lockout_threshold,
-            base_seconds=settings.login_lockout_base_seconds,
-            max_seconds=settings.login_lockout_max_seconds,
-            daily_failures=settings.login_lockout_daily_failures,
-        ),
-    )
+    lockout = Lockout(attempts_of(settings, limits_store, serve_process), secret_hasher)
     keys = Keys(
         secret_hasher,
         clock,
@@ -179,6 +195,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         audit,
         limiter,
         hot_path,
+        lockout,
     )
     sessions = Sessions(
         unit_of_work,

@@ -117,9 +117,6 @@ class Seed:
     body: bytes
     content_type: str
     as_root: bool = False
-    # Known to fail on PostgreSQL, as another point of issue 17 that is not the edge's:
-    # marked strict xfail, so the mark fails (and goes) once that point is fixed.
-    fails_on_postgres: str | None = None
 
 
 def _multipart(charset: str, value: bytes) -> bytes:
@@ -139,8 +136,6 @@ SEEDS = {
         b'{"userEmail": "long@example.org", "userName": "' + b"x" * 300 + b'"}',
         "application/json",
         as_root=True,
-        fails_on_postgres="point 13 (text length limits, another engineer): 500, "
-        "value too long for type character varying(255)",
     ),
     "punycode multipart": Seed("POST", "/auth/login", _multipart("punycode", b"x"), MULTIPART),
     "utf-7 body charset": Seed(
@@ -160,13 +155,9 @@ SEEDS = {
 def test_seeded_cases(
     settings_for: SettingsFactory,
     make_server: MakeServer,
-    database_url: str,
-    request: pytest.FixtureRequest,
     name: str,
 ) -> None:
     seed = SEEDS[name]
-    if seed.fails_on_postgres and database_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=seed.fails_on_postgres))
     server = fuzz_server(settings_for, make_server)
     add_account(server.settings, ROOT, superuser=True)
     with server.client() as client:

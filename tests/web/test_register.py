@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.support import PASSWORD, RunningServer
+from tests.support import PASSWORD, RunningServer, add_account
 from tests.web.conftest import SiteFactory, sign_in, submit
 
 NEW = {"name": "Ada Lovelace", "email": "ada@example.org", "password": PASSWORD}
@@ -81,3 +82,41 @@ class TestRegister:
         assert "frame-src https://www.google.com https://www.gstatic.com;" in policy
         assert refused.status_code == 400
         assert "not a robot" in refused.text
+
+
+class TestRegisterATakenUsername:
+    """Answered alike whether or not the name (under case folding and NFKC) is taken."""
+
+    # A fullwidth spelling never gets this far: usernames are ASCII, for anyone.
+    @pytest.mark.parametrize("taken", ["alice", "ALICE", "Alice"])
+    def test_answered_as_a_new_registration_and_told_by_mail(
+        self, site: RunningServer, taken: str
+    ) -> None:
+        add_account(site.settings, "alice@example.org", username="Alice")
+        with site.client() as client:
+            fresh = register(client, email="new@example.org", username="brand-new")
+            clash = register(client, email="eve@example.org", username=taken)
+        assert (clash.status_code, clash.headers.get("location"), clash.content) == (
+            fresh.status_code,
+            fresh.headers["location"],
+            fresh.content,
+        )
+        assert fresh.headers["location"] == "/account/register/check-mail"
+        mail = site.wait_for_mail("eve@example.org", "Registration Attempt")
+        assert f'"{taken}"' in mail.text and "belongs to another account" in mail.text
+        assert f"&ldquo;{taken}&rdquo;" in mail.html
+        with site.client() as client:
+            # No account was made for her address: it is free to register.
+            eve = register(client, email="eve@example.org", username="eve")
+        assert eve.status_code == 303
+        site.wait_for_mail("eve@example.org", "Activation")
+
+    def test_said_on_the_page_only_when_the_operator_reveals_registrations(
+        self, make_site: SiteFactory
+    ) -> None:
+        site = make_site(reveal_existing_registration=True)
+        add_account(site.settings, "alice@example.org", username="Alice")
+        with site.client() as client:
+            answer = register(client, email="eve@example.org", username="ALICE")
+        assert answer.status_code == 400
+        assert "The username is already taken" in answer.text

@@ -17,8 +17,10 @@ from portcullis.core.errors import (
     InvalidInput,
     InvalidKey,
     PasswordRejected,
+    TooManyAttempts,
 )
 from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
+from portcullis.core.lockout import Lockout
 from portcullis.core.models import (
     Account,
     AccountStatus,
@@ -99,8 +101,10 @@ class Accounts:
         audit: AuditTrail,
         limiter: RateLimiter,
         lookup: AccountLookup,
+        lockout: Lockout,
     ):
         self._uow = uow
+        self._lockout = lockout
         self._lookup = lookup
         self._hasher = hasher
         self._password_policy = password_policy
@@ -156,9 +160,10 @@ class Accounts:
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
-        Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed, and
-        AlreadyRegistered only when the operator chose to reveal existing accounts; else an
-        existing owner is told by mail and the caller sees the same answer as for a new one.
+        Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed. A taken
+        e-mail or username is refused (AlreadyRegistered, InvalidInput) only when the
+        operator chose to reveal existing accounts; else the address is told by mail and
+        the caller sees the same answer as for a new registration.
         """
         email = normalise_email(registration.email)
         problems = [
@@ -207,17 +212,7 @@ class Accounts:
                 )
             )
         except DuplicateAccount as duplicate:
-            if duplicate.field != "email":
-                raise InvalidInput(["The username is already taken"]) from None
-            if self._policy.reveal_existing_registration:
-                raise AlreadyRegistered(email) from None
-            await uow.outbox.add(Notice("registration_attempt", email, {}), now)
-            await self._audit.write(
-                uow,
-                self._audit.event(
-                    AuditKind.REGISTERED, client, subject=email, detail="already_registered"
-                ),
-            )
+            await self._refuse_taken(uow, duplicate.field, registration, email, client)
             return
         await self._audit.write(
             uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
@@ -225,6 +220,36 @@ class Accounts:
         if pending:
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
+
+    async def _refuse_taken(
+        self,
+        uow: UnitOfWork,
+        field: str,
+        registration: Registration,
+        email: str,
+        client: Client,
+    ) -> None:
+        """Answer a taken e-mail or username as a new registration, and say why by mail.
+
+        The mail goes to the address being registered, which only its owner reads: the
+        answer itself tells no one which e-mails and usernames exist, unless the operator
+        chose to reveal it (then AlreadyRegistered, or InvalidInput for a username).
+        """
+        if self._policy.reveal_existing_registration:
+            if field == "email":
+                raise AlreadyRegistered(email)
+            raise InvalidInput(["The username is already taken"])
+        if field == "email":
+            notice, detail = Notice("registration_attempt", email, {}), "already_registered"
+        else:
+            username = registration.username or ""
+            notice, detail = (
+                Notice("username_taken", email, {"username": username}),
+                "username_taken",
+            )
+        await uow.outbox.add(notice, self._clock.now())
+        event = self._audit.event(AuditKind.REGISTERED, client, subject=email, detail=detail)
+        await self._audit.write(uow, event)
 
     async def account_to_activate(self, key: str) -> Account:
         """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
@@ -331,17 +356,45 @@ class Accounts:
     ) -> None:
         """Change a signed-in user's password; every session of the account ends.
 
-        Raises InvalidCredentials if ``current`` is wrong, PasswordRejected if ``new`` is.
+        The check of ``current`` is counted by the account's lockout as a sign-in is: a
+        stolen session must not make a password oracle. Raises TooManyAttempts while the
+        account is held back, InvalidCredentials if ``current`` is wrong, PasswordRejected
+        if ``new`` is.
         """
-        async with self._uow() as uow:
-            stored = await uow.accounts.by_id(account.id)
-        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
-        if stored is None or not verdict.ok:
-            raise InvalidCredentials()
+        stored = await self._check_current(account, current, client or Client())
         self._check_password(new, stored)
         password_hash = await self._hasher.hash(new)
         async with self._uow() as uow:
             await self._set_password(uow, stored, password_hash, client, "current_password")
+
+    async def _check_current(self, account: Account, current: str, client: Client) -> Account:
+        """The account as stored, if ``current`` is its password; counted and audited."""
+        subject = self._lockout.subject(account.id, account.email)
+        try:
+            hold = await self._lockout.admit(subject)
+        except TooManyAttempts:
+            await self._current_failed(account, client, "locked")
+            raise
+        async with self._uow() as uow:
+            stored = await uow.accounts.by_id(account.id)
+        verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
+        if stored is None or not verdict.ok:
+            await self._current_failed(account, client, "bad_password")
+            if hold:
+                await self._audit.record(
+                    self._audit.event(
+                        AuditKind.LOCKOUT_STARTED, client, account=account, detail=f"{hold}s"
+                    )
+                )
+            raise InvalidCredentials()
+        await self._lockout.succeeded(subject)
+        return stored
+
+    async def _current_failed(self, account: Account, client: Client, reason: str) -> None:
+        event = self._audit.event(
+            AuditKind.CURRENT_PASSWORD_FAILED, client, account=account, detail=reason
+        )
+        await self._audit.record(event)
 
     async def _set_password(
         self,

@@ -13,7 +13,9 @@ from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from portcullis.core.sessions import Sessions
 from portcullis.core.tokens import new_account_secret
 from portcullis.core.validation import (
+    MAX_TAGS,
     email_problems,
+    name_problems,
     normalise_email,
     tag_problems,
     username_problems,
@@ -49,13 +51,12 @@ class Administration:
         actor: Account | None = None,
         client: Client | None = None,
     ) -> Account:
-        """Create an account. Raises InvalidInput (bad values, weak password, taken name)."""
+        """Create an account. Raises InvalidInput (bad values, weak password, taken name).
+
+        An operator is no attacker: a taken e-mail or username is said plainly.
+        """
         email = normalise_email(email)
-        problems = [*email_problems(email), *username_problems(username)]
-        if password is not None:
-            problems += self._password_policy.problems(password, PasswordContext(email, username))
-        if problems:
-            raise InvalidInput(problems)
+        self._check_new_user(email, password, username, full_name)
         password_hash = await self._hasher.hash(password) if password is not None else None
         try:
             async with self._uow() as uow:
@@ -63,7 +64,7 @@ class Administration:
                     NewAccount(
                         email=email,
                         username=username,
-                        full_name=full_name or email.split("@", 1)[0],
+                        full_name=full_name.strip() or email.split("@", 1)[0],
                         orcid=None,
                         secret=new_account_secret(),
                         status=AccountStatus.ACTIVE if active else AccountStatus.PENDING,
@@ -77,6 +78,17 @@ class Administration:
                 return account
         except DuplicateAccount as duplicate:
             raise InvalidInput([f"The {duplicate.field} is already taken"]) from None
+
+    def _check_new_user(
+        self, email: str, password: str | None, username: str | None, full_name: str
+    ) -> None:
+        problems = [*email_problems(email), *username_problems(username)]
+        if full_name.strip():  # checked as given: stripping must not hide a control character
+            problems += name_problems(full_name)
+        if password is not None:
+            problems += self._password_policy.problems(password, PasswordContext(email, username))
+        if problems:
+            raise InvalidInput(problems)
 
     async def list_users(self) -> Sequence[Account]:
         async with self._uow() as uow:
@@ -99,6 +111,23 @@ class Administration:
         async with self._uow() as uow:
             await store_new_password(uow, account.id, password_hash)
             await self._record(uow, account, "set_password", actor)
+        return account
+
+    async def rename(self, email: str, username: str, actor: Account | None = None) -> Account:
+        """Give the account another username (the way out of a clash migration 0003 found).
+
+        Raises NotFound, InvalidInput (a bad name, or one whose folded form is taken).
+        """
+        problems = username_problems(username)
+        if problems:
+            raise InvalidInput(problems)
+        account = await self.find(email)
+        try:
+            async with self._uow() as uow:
+                await uow.accounts.set_username(account.id, username)
+                await self._record(uow, account, "rename", actor)
+        except DuplicateAccount:
+            raise InvalidInput(["The username is already taken"]) from None
         return account
 
     async def grant(self, email: str, tag: str, actor: Account | None = None) -> Account:
@@ -171,7 +200,8 @@ class Administration:
     ) -> Account:
         """For superusers: the account of ``email``, made pending (no password) if missing.
 
-        Raises NotAllowed for anyone else, InvalidInput for a bad address.
+        ``username`` is the BioStudies client's name for the new account's full name.
+        Raises NotAllowed for anyone else, InvalidInput for a bad address or name.
         """
         if not caller.superuser:
             raise NotAllowed()
@@ -181,7 +211,7 @@ class Administration:
         if existing is not None:
             return existing
         return await self.add_user(
-            email, None, full_name=username.strip(), active=False, actor=caller, client=client
+            email, None, full_name=username, active=False, actor=caller, client=client
         )
 
     async def _change_tags(
@@ -200,6 +230,8 @@ class Administration:
                 raise InvalidInput([f"Every account is allowed '{tag}' already"])
             if not add and tag not in account.access_tags:
                 raise NotFound(f"The account has no tag '{tag}'.")
+            if add and tag not in account.access_tags and len(account.access_tags) >= MAX_TAGS:
+                raise InvalidInput([f"An account holds at most {MAX_TAGS} access tags"])
             tags = [t for t in account.access_tags if t != tag] + ([tag] if add else [])
             await uow.accounts.set_tags(account.id, tags, account.deny_tags)
             await self._record(uow, account, f"{'grant' if add else 'revoke'} {tag}", actor)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portcullis.core.errors import TooManyAttempts
-from portcullis.core.ports import Counters
+from portcullis.core.ports import Attempts
+from portcullis.core.tokens import Hasher
+from portcullis.core.validation import canonical_login
 
 DAY_SECONDS = 24 * 3600
+# 2 to a larger power is never needed: base << 32 outgrows any max_seconds one would set.
+MAX_DOUBLINGS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,60 +21,51 @@ class LockoutPolicy:
     max_seconds: int = 3600
     daily_failures: int = 100  # NIST SP 800-63B: never more than 100 failures an account
 
+    def hold_after(self, streak: int) -> int:
+        """The hold a streak of ``streak`` failures starts, in seconds; 0 for none."""
+        beyond = streak - self.threshold
+        if beyond < 0:
+            return 0
+        return min(self.max_seconds, self.base_seconds << min(beyond, MAX_DOUBLINGS))
+
 
 class Lockout:
-    """Holds back sign-ins to one subject after repeated failures.
+    """Holds back password checks of one subject after repeated failures.
 
-    A subject is ``account:<id>`` for a known account and ``name:<login>`` for a name
-    that matches none, so the two are held back by the same rule and the answer cannot
-    tell them apart. The counters live in a shared store so every instance and both
-    dialects spend one budget.
+    A subject is ``account:<id>`` for a known account and ``name:<keyed hash>`` for a
+    name that matches none, so the two are held back by the same rule and the answer
+    cannot tell them apart, and an unknown name costs the same few bytes however long
+    it was (and is never kept as typed: it may be a password pasted in the wrong field).
+
+    Each check is counted as a failure *before* the password is hashed, in one atomic
+    step of the shared store (``Attempts``): counting after the hash let every guess
+    that arrived before the fifth failure was written be checked. A right password then
+    takes its count back.
     """
 
-    def __init__(self, counters: Counters, policy: LockoutPolicy):
-        self._counters = counters
-        self._policy = policy
+    def __init__(self, attempts: Attempts, names: Hasher):
+        self._attempts = attempts
+        self._names = names
 
-    @staticmethod
-    def subject(account_id: int | None, login: str) -> str:
-        return f"account:{account_id}" if account_id is not None else f"name:{login.lower()}"
+    def subject(self, account_id: int | None, login: str) -> str:
+        if account_id is not None:
+            return f"account:{account_id}"
+        # The form accounts are looked up by, so that no spelling of a name (ALICE,
+        # Alice) has a budget of its own that would tell whether the name exists.
+        return f"name:{self._names.name_hash(canonical_login(login))}"
 
-    async def check(self, subject: str) -> None:
-        """Raises TooManyAttempts while ``subject`` is held back, Unavailable if unknowable."""
-        hold_key, day_key = f"lockout:hold:{subject}", f"lockout:day:{subject}"
-        # Every sign-in reads both, so in one round trip; the expiry only when held back.
-        hold, failures = await self._counters.values(hold_key, day_key)
-        if hold > 0:
-            held = await self._counters.seconds_left(hold_key)
-            if held > 0:
-                raise TooManyAttempts(held)
-        if failures >= self._policy.daily_failures:
-            raise TooManyAttempts(await self._counters.seconds_left(day_key))
+    async def admit(self, subject: str) -> int:
+        """Count one check of ``subject``'s password, before it is hashed.
 
-    async def failed(self, subject: str) -> int | None:
-        """Count a failure; the hold it starts in seconds, or None if it starts none.
-
-        The failure that spends the day's budget starts a hold until the day is over.
+        Returns the hold (in seconds) that this check started, 0 if none: it stands
+        unless ``succeeded`` follows. Raises TooManyAttempts while ``subject`` is held
+        back (nothing is counted then), Unavailable if the counts cannot be reached.
         """
-        day_key = f"lockout:day:{subject}"
-        failures = await self._counters.incr(day_key, DAY_SECONDS)
-        # The streak outlives any hold, so the next failure after a hold doubles it.
-        streak = await self._counters.incr(f"lockout:streak:{subject}", DAY_SECONDS)
-        hold = None
-        beyond = streak - self._policy.threshold
-        if beyond >= 0:
-            # Cap the exponent before raising 2 to it: a streak can reach 100.
-            hold = min(self._policy.max_seconds, self._policy.base_seconds << min(beyond, 32))
-            hold_key = f"lockout:hold:{subject}"
-            await self._counters.clear(hold_key)
-            await self._counters.incr(hold_key, hold)
-        if failures >= self._policy.daily_failures:
-            return max(hold or 0, await self._counters.seconds_left(day_key))
-        return hold
+        admission = await self._attempts.admit(subject)
+        if not admission.admitted:
+            raise TooManyAttempts(admission.retry_after)
+        return admission.hold
 
     async def succeeded(self, subject: str) -> None:
-        """A right password outside any hold: the streak starts over.
-
-        The daily count stays: it is a hard budget, not a streak.
-        """
-        await self._counters.clear(f"lockout:streak:{subject}", f"lockout:hold:{subject}")
+        """The admitted password was right: the streak starts over, any hold ends."""
+        await self._attempts.succeeded(subject)

@@ -114,6 +114,10 @@ class AuditKind(StrEnum):
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"  # detail: bad_password, unknown_account, inactive, locked
     LOCKOUT_STARTED = "lockout_started"  # detail: the hold in seconds
+    # A signed-in session's check of the current password (the profile's password form)
+    # failed: detail bad_password or locked. Kept apart from LOGIN_FAILED because the
+    # guesser already holds a session of the account, which calls for ending it.
+    CURRENT_PASSWORD_FAILED = "current_password_failed"  # noqa: S105 (an event name)
     LOGOUT = "logout"
     SESSION_ENDED = "session_ended"  # one session ended by id, from the session list
     LOGOUT_EVERYWHERE = "logout_everywhere"
@@ -136,3 +140,20 @@ class AuditEvent:
     actor_id: int | None = None
     client_address: str | None = None
     user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The lockout's answer to one password check, given before the password is hashed.
+
+    ``retry_after`` > 0: refused (held back for that many seconds), nothing counted.
+    Otherwise admitted and counted as a failure already; ``hold`` > 0 when this very
+    attempt started a hold of that many seconds (it stands unless the password is right).
+    """
+
+    retry_after: int = 0
+    hold: int = 0
+
+    @property
+    def admitted(self) -> bool:
+        return self.retry_after == 0

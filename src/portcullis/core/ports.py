@@ -10,6 +10,7 @@ from typing import Protocol
 from portcullis.core.models import (
     Account,
     AccountStatus,
+    Admission,
     AuditEvent,
     KeyPurpose,
     NewAccount,
@@ -26,7 +27,7 @@ class AccountStore(Protocol):
     async def by_id(self, account_id: int) -> Account | None: ...
     async def by_email(self, email: str) -> Account | None: ...
     async def by_login(self, login: str) -> Account | None:
-        """The account whose e-mail (any case) or username is ``login``."""
+        """The account whose e-mail (any case) or username (by ``canonical_login``) is ``login``."""
         ...
 
     async def add(self, account: NewAccount) -> Account:
@@ -36,6 +37,10 @@ class AccountStore(Protocol):
     async def list(self) -> Sequence[Account]: ...
     async def set_password_hash(self, account_id: int, password_hash: str) -> None: ...
     async def set_status(self, account_id: int, status: AccountStatus) -> None: ...
+    async def set_username(self, account_id: int, username: str | None) -> None:
+        """Raises ``DuplicateAccount`` if another account's username folds to the same."""
+        ...
+
     async def set_tags(
         self, account_id: int, access: Sequence[str], deny: Sequence[str]
     ) -> None: ...
@@ -157,26 +162,22 @@ class CaptchaVerifier(Protocol):
     async def verify(self, response: str | None, client_address: str | None) -> bool: ...
 
 
-class Counters(Protocol):
-    """Expiring integer counters shared by every instance (memory or Redis).
+class Attempts(Protocol):
+    """The lockout's counts of password checks per subject, shared by every worker.
 
-    Every method raises Unavailable when the store cannot be reached.
+    One atomic step per check, before any hashing: whatever number of checks arrive at
+    once, no more are admitted than the policy allows. Every method raises Unavailable
+    when the store cannot be reached.
     """
 
-    async def incr(self, key: str, expiry_seconds: int) -> int:
-        """Add one; a new key lives ``expiry_seconds``. Returns the new value."""
+    async def admit(self, subject: str) -> Admission:
+        """Refuse (a live hold, or the day's failures spent), or count the check as a
+        failure in the streak and the day, starting the hold that count calls for."""
         ...
 
-    async def values(self, *keys: str) -> list[int]:
-        """The keys' values in one read (one round trip to Redis); 0 for a missing key."""
-        ...
-
-    async def seconds_left(self, key: str) -> int:
-        """Whole seconds until the key expires (rounded up); 0 for a missing key."""
-        ...
-
-    async def clear(self, *keys: str) -> None:
-        """Remove every key named, in one write."""
+    async def succeeded(self, subject: str) -> None:
+        """The admitted check was right: clear the streak and the hold, and give back
+        its count of the day (the day's cap counts failures only)."""
         ...
 
 

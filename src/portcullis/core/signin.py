@@ -1,13 +1,16 @@
-"""Signing in: hold back repeated failures, check the credentials, then open a session."""
+"""Signing in: count the attempt, check the credentials, then open a session."""
 
 from __future__ import annotations
 
 from portcullis.core.accounts import Accounts
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import InvalidCredentials, TooManyAttempts
+from portcullis.core.errors import InvalidCredentials, InvalidInput, TooManyAttempts
 from portcullis.core.lockout import Lockout
 from portcullis.core.models import AuditKind, Client, IssuedSession
 from portcullis.core.sessions import Sessions
+from portcullis.core.validation import MAX_LOGIN_LENGTH
+
+LONG_LOGIN = f"The login name must be at most {MAX_LOGIN_LENGTH} characters"
 
 
 class SignIn:
@@ -20,43 +23,51 @@ class SignIn:
     async def __call__(self, login: str, password: str, client: Client) -> IssuedSession:
         """A new session for the account.
 
-        Raises InvalidCredentials, alike for every cause; TooManyAttempts while the
-        account (or the unknown name) is held back, even for the right password;
-        Unavailable when the lockout counters cannot be read (we fail closed).
+        Raises InvalidInput for a login name longer than any e-mail or username can be
+        (before anything is counted or hashed); InvalidCredentials, alike for every
+        cause; TooManyAttempts while the account (or the unknown name) is held back, even
+        for the right password; Unavailable when the lockout's counts cannot be reached
+        (we fail closed).
         """
+        if len(login) > MAX_LOGIN_LENGTH:
+            raise InvalidInput([LONG_LOGIN])
         login = login.strip()
         account = await self._accounts.find_for_login(login)
-        subject = Lockout.subject(account.id if account else None, login)
+        account_id = account.id if account else None
+        subject = self._lockout.subject(account_id, login)
+        # What the audit keeps of the name: as typed when it names an account, else only
+        # its keyed hash, for it may be a password typed into the wrong field.
+        named = login if account else subject
         try:
-            # Before any hashing: a held-back guess costs us one read, not an argon2 run.
-            await self._lockout.check(subject)
+            # Counted before any hashing: a held-back guess costs one round trip to the
+            # counts and no argon2 run, and concurrent guesses cannot outrun the count.
+            hold = await self._lockout.admit(subject)
         except TooManyAttempts:
-            await self._failed(login, account.id if account else None, client, "locked")
+            await self._failed(named, account_id, client, "locked")
             raise
         try:
             account = await self._accounts.check_password(account, password)
         except InvalidCredentials as wrong:
-            hold = await self._lockout.failed(subject)
-            await self._failed(login, account.id if account else None, client, wrong.reason)
-            if hold is not None:
-                await self._audit.record(
-                    self._audit.event(
-                        AuditKind.LOCKOUT_STARTED,
-                        client,
-                        account_id=account.id if account else None,
-                        subject=login,
-                        detail=f"{hold}s",
-                    )
+            # Already counted: the admission was the failure's write.
+            await self._failed(named, account_id, client, wrong.reason)
+            if hold:
+                event = self._audit.event(
+                    AuditKind.LOCKOUT_STARTED,
+                    client,
+                    account_id=account_id,
+                    subject=named,
+                    detail=f"{hold}s",
                 )
+                await self._audit.record(event)
             raise
         await self._lockout.succeeded(subject)
         return await self._sessions.open(account, client)
 
     async def _failed(
-        self, login: str, account_id: int | None, client: Client, reason: str
+        self, named: str, account_id: int | None, client: Client, reason: str
     ) -> None:
         await self._audit.record(
             self._audit.event(
-                AuditKind.LOGIN_FAILED, client, account_id=account_id, subject=login, detail=reason
+                AuditKind.LOGIN_FAILED, client, account_id=account_id, subject=named, detail=reason
             )
         )

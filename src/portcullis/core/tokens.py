@@ -20,12 +20,24 @@ class Hasher:
     def __init__(self, server_secret: bytes):
         self._token_key = hmac.new(server_secret, b"session-token", hashlib.sha256).digest()
         self._otk_key = hmac.new(server_secret, b"one-time-key", hashlib.sha256).digest()
+        self._name_key = hmac.new(server_secret, b"login-name", hashlib.sha256).digest()
 
     def token_hash(self, token: str) -> bytes:
         return hmac.new(self._token_key, token.encode("utf-8", "surrogatepass"), "sha256").digest()
 
     def key_hash(self, key: str) -> bytes:
         return hmac.new(self._otk_key, key.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+    def name_hash(self, name: str) -> str:
+        """A login name that matches no account, as it may be kept: 32 hex digits.
+
+        People paste passwords into the login field; under the server's key the text
+        cannot be read back, nor confirmed by guessing without the key, yet the same
+        name always gives the same hash, so its failures are counted together. 128 bits
+        leave no collisions to fear, and every key that holds one has the same length.
+        """
+        text = name.encode("utf-8", "surrogatepass")
+        return hmac.new(self._name_key, text, "sha256").hexdigest()[:32]
 
 
 def new_token() -> str:

@@ -125,7 +125,8 @@ def token_of(request: Request, cookie: SessionCookie) -> str | None:
 
 
 class LoginBody(BaseModel):
-    # No length limits here: any wrong credential is the same 401, decided by the core.
+    # No length limits here: the core decides (a login name over 254 characters is a 400,
+    # any wrong credential the same 401).
     model_config = BodyConfig
     login: StrictStr
     password: StrictStr

@@ -18,6 +18,7 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, AuditKind
+from portcullis.core.validation import canonical_login
 from portcullis.http.common import client_of, json_response, read_fields, status_of
 from portcullis.services import Services
 
@@ -94,7 +95,12 @@ def matches_legacy_user(request: Request, account: Account) -> bool:
     user = request.headers.get("user")
     if user is None or request.headers.get("auth-token") is None:
         return True
-    return user in (account.username, account.email) or user.lower() == account.email
+    if "@" in user:
+        return user.strip().lower() == account.email
+    # The same folded form signing in looks the name up by.
+    return account.username is not None and canonical_login(user) == canonical_login(
+        account.username
+    )
 
 
 class TrackHubApi:

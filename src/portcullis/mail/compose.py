@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from portcullis.core.models import Notice
+from portcullis.core.validation import email_problems
 
 # The real service's subjects, with the product name in place of "BioStudies".
 SUBJECTS = {
@@ -17,7 +19,12 @@ SUBJECTS = {
     "password_reset": "{product} Account Password Reset",
     "password_changed": "{product} Account Password Changed",
     "registration_attempt": "{product} Account Registration Attempt",
+    "username_taken": "{product} Account Registration Attempt",
 }
+
+
+class UnsendableAddress(ValueError):
+    """The recipient is not one plain address: sending could reach someone else."""
 
 
 class Composer:
@@ -32,11 +39,20 @@ class Composer:
         )
 
     def compose(self, notice: Notice) -> EmailMessage:
+        """The message for ``notice``, To its one address.
+
+        Raises UnsendableAddress for a recipient that is not one plain address (one
+        stored before addresses were checked as they are now): a parser could read
+        another address, or several, out of it.
+        """
+        if email_problems(notice.to):
+            raise UnsendableAddress(notice.to)
         values = {"product": self._product, "email": notice.to, **notice.values}
         message = EmailMessage()
         message["Subject"] = SUBJECTS[notice.kind].format(product=self._product)
         message["From"] = self._sender
-        message["To"] = notice.to
+        # An Address, not the text: the header is written from the one addr-spec.
+        message["To"] = Address(addr_spec=notice.to)
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain="portcullis")
         message.set_content(self._templates.get_template(f"{notice.kind}.txt").render(values))

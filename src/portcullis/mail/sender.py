@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from portcullis.core.ports import Clock
-from portcullis.mail.compose import Composer
+from portcullis.mail.compose import Composer, UnsendableAddress
 from portcullis.mail.transports import Transport
 from portcullis.storage.mail_queue import SqlMailQueue, UnreadableMail
 
@@ -61,7 +61,13 @@ class OutboxSender:
                 await self._queue.give_up(mail.id, "sealed under another secret", self._clock.now())
                 continue
             try:
-                await self._transport.send(self._composer.compose(mail.notice))
+                message = self._composer.compose(mail.notice)
+            except UnsendableAddress:
+                log.error("mail %s is not to one plain address; dropping it", mail.id)
+                await self._queue.give_up(mail.id, "not one plain address", self._clock.now())
+                continue
+            try:
+                await self._transport.send(message, mail.notice.to)
             except Exception as error:  # any transport failure means: try again later
                 delay = min(2 ** (mail.attempts + 1), self._max_backoff)
                 log.warning(

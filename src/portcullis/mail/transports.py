@@ -16,8 +16,11 @@ import aiosmtplib
 
 
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Deliver ``message``; raise on failure so the sender retries it later."""
+    async def send(self, message: EmailMessage, recipient: str) -> None:
+        """Deliver ``message`` to ``recipient`` alone; raise on failure to retry it later.
+
+        The envelope names ``recipient`` only, whatever the headers say.
+        """
         ...
 
 
@@ -27,7 +30,7 @@ class FileTransport:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, recipient: str) -> None:
         # Mails carry live activation and reset keys: readable by the service's user only.
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}"
@@ -39,7 +42,7 @@ class FileTransport:
 
 
 class ConsoleTransport:
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, recipient: str) -> None:
         sys.stdout.write(message.as_string() + "\n")
         sys.stdout.flush()
 
@@ -67,9 +70,10 @@ class SmtpTransport:
         self._tls_context = ssl.create_default_context(cafile=cafile) if cafile else None
         self._timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, recipient: str) -> None:
         await aiosmtplib.send(
             message,
+            recipients=[recipient],  # RCPT TO: not read back out of the headers
             hostname=self._host,
             port=self._port,
             username=self._username,

@@ -22,6 +22,7 @@ import orjson
 
 from portcullis.core.errors import Unavailable
 from portcullis.core.models import Account, AccountStatus, AuditEvent, Session
+from portcullis.core.validation import canonical_login
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.gathered import GatheredLookups
 from portcullis.storage.pg_connections import ConnectionSet
@@ -170,12 +171,13 @@ def _login_account(row: Any) -> Account:
 
 
 def _login_query(login: str, placeholder: str) -> str:
-    column = "email" if "@" in login else "username"
+    column = "email" if "@" in login else "username_key"
     return _ACCOUNT_QUERY.format(column=column, placeholder=placeholder)
 
 
 def _login_value(login: str) -> str:
-    return login.lower() if "@" in login else login
+    """E-mails are stored lower-cased; usernames are found by their folded key alone."""
+    return login.lower() if "@" in login else canonical_login(login)
 
 
 class SqliteHotPath:

@@ -22,6 +22,7 @@ from portcullis.core.models import (
     Notice,
     Session,
 )
+from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
 
@@ -54,6 +55,11 @@ def account_from_row(row: Any) -> Account:
     )
 
 
+def username_key(username: str | None) -> str | None:
+    """The form a username is unique and looked up by (see tables.accounts)."""
+    return canonical_login(username) if username is not None else None
+
+
 def session_from_row(row: Row[Any]) -> Session:
     return Session(
         id=row.id,
@@ -83,12 +89,13 @@ class SqlAccountStore:
     async def by_login(self, login: str) -> Account | None:
         if "@" in login:
             return await self.by_email(login)
-        return await self._one(accounts.c.username == login)
+        return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
         values: dict[str, Any] = {
             "email": account.email,
             "username": account.username,
+            "username_key": username_key(account.username),
             "full_name": account.full_name,
             "orcid": account.orcid,
             "password_hash": account.password_hash,
@@ -127,6 +134,16 @@ class SqlAccountStore:
 
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         await self._update(account_id, password_hash=password_hash)
+
+    async def set_username(self, account_id: int, username: str | None) -> None:
+        """Raises DuplicateAccount("username") if another account's name folds to it."""
+        try:
+            async with self._db.begin_nested():
+                await self._update(
+                    account_id, username=username, username_key=username_key(username)
+                )
+        except IntegrityError:
+            raise DuplicateAccount("username") from None
 
     async def set_status(self, account_id: int, status: AccountStatus) -> None:
         await self._update(account_id, status=status.value)

@@ -33,7 +33,12 @@ accounts = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    # ``username`` as its owner spelled it, for display; ``username_key`` is
+    # core.validation.canonical_login(username), the form every lookup and the uniqueness
+    # go by. NULL for an account with no username, or one whose name clashed with an
+    # older account's when migration 0003 made the key (it signs in by e-mail only).
     Column("username", String(150), nullable=True, unique=True),
+    Column("username_key", String(150), nullable=True),
     Column("full_name", String(255), nullable=False),
     Column("orcid", String(32), nullable=True),
     Column("password_hash", String(255), nullable=True),
@@ -45,6 +50,7 @@ accounts = Table(
     Column("deny_tags", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_activity_at", BigInteger, nullable=True),
+    Index(None, "username_key", unique=True),
 )
 
 sessions = Table(

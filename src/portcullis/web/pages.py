@@ -205,7 +205,10 @@ class AccountPages(FormPages):
             return self._signed_out(see_other("/signin"))
         try:
             await self._services.accounts.change_password(
-                who[1], form.get("current_password", ""), form.get("new_password", "")
+                who[1],
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                client_of(request),
             )
         except FORM_ERRORS as error:
             problems = problems_of(error)
