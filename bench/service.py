@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from bench.harness import CpuReading, cpu_ticks, idle_ticks, task_stat
 from portcullis.config import Settings
-from portcullis.core.models import AccountStatus, NewAccount
+from portcullis.core.models import AccountStatus, NewAccount, StorageMode
 from portcullis.core.passwords import HASHING_THREAD_NAME
 from portcullis.core.tokens import new_account_secret
 from portcullis.services import build_services
@@ -181,6 +181,7 @@ async def _seed(settings: Settings, count: int) -> list[str]:
                         notifications_enabled=False,
                         password_hash=password_hash,
                         created_at=now,
+                        storage_mode=StorageMode.NFS,
                     )
                 )
         return logins

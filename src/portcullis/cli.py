@@ -23,9 +23,10 @@ from portcullis.attempts.remote import served_by
 from portcullis.config import Settings
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
-from portcullis.core.models import Account
+from portcullis.core.models import AccessType, Account, Permission, StorageMode
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
-from portcullis.http.biostudies import audit_view, parse_since
+from portcullis.http.biostudies_admin import parse_since
+from portcullis.http.biostudies_views import audit_view
 from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
@@ -199,9 +200,16 @@ def main() -> None:
         sys.exit(1)
 
 
+def _permission(permission: Permission) -> str:
+    if permission.access is AccessType.READ:
+        return permission.tag
+    return f"{permission.tag}:{permission.access.value}"
+
+
 def _describe(account: Account) -> str:
     flags = [account.status.value] + (["superuser"] if account.superuser else [])
-    tags = ",".join(account.access_tags) or "-"
+    # READ tags as they are (what the profile allows); other access types after a colon.
+    tags = ",".join(_permission(p) for p in account.permissions) or "-"
     fields = [account.email, account.username or "-", account.full_name, " ".join(flags), tags]
     return "\t".join(fields)
 
@@ -213,6 +221,10 @@ def user_add(
     name: Annotated[str, typer.Option(help="Full name.")] = "",
     superuser: Annotated[bool, typer.Option(help="Make a superuser.")] = False,
     inactive: Annotated[bool, typer.Option(help="Create pending activation.")] = False,
+    storage_mode: Annotated[
+        StorageMode | None,
+        typer.Option(help="Where the user's files live (default PORTCULLIS_DEFAULT_STORAGE_MODE)."),
+    ] = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
 ) -> None:
     """Create an account (the password is prompted for unless --password-stdin)."""
@@ -225,6 +237,7 @@ def user_add(
             full_name=name,
             superuser=superuser,
             active=not inactive,
+            storage_mode=storage_mode,
         )
     )
     typer.echo(f"created {_describe(account)}")
@@ -255,18 +268,27 @@ def user_rename(email: str, username: str) -> None:
     typer.echo(f"{email} is now {username}")
 
 
+ACCESS_OPTION = typer.Option("--access", help="The access type.", case_sensitive=False)
+
+
 @users.command("grant")
-def user_grant(email: str, tag: str) -> None:
-    """Add an access tag (shown in the profile's ``allow``)."""
-    _run(lambda s: s.admin.grant(email, tag))
-    typer.echo(f"granted {tag} to {email}")
+def user_grant(
+    email: str, tag: str, access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ
+) -> None:
+    """Grant an access type on a tag (READ tags are the profile's ``allow``)."""
+    if _run(lambda s: s.admin.grant(email, tag, access)):
+        typer.echo(f"granted {access.value} on {tag} to {email}")
+    else:
+        typer.echo(f"{email} has {access.value} on {tag} already; nothing changed")
 
 
 @users.command("revoke")
-def user_revoke(email: str, tag: str) -> None:
-    """Remove an access tag."""
-    _run(lambda s: s.admin.revoke(email, tag))
-    typer.echo(f"revoked {tag} from {email}")
+def user_revoke(
+    email: str, tag: str, access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ
+) -> None:
+    """Take an access type on a tag away."""
+    _run(lambda s: s.admin.revoke(email, tag, access))
+    typer.echo(f"revoked {access.value} on {tag} from {email}")
 
 
 @users.command("deactivate")

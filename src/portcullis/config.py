@@ -13,6 +13,8 @@ import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from portcullis.core.models import StorageMode
+
 # The instance key that needs no configuration: its links open the service's own pages.
 DEFAULT_INSTANCE = "default"
 
@@ -41,6 +43,16 @@ class Settings(BaseSettings):
 
     require_activation: bool = True
     reveal_existing_registration: bool = False
+    # Instance keys that are themselves local addresses (http://localhost:4200) are used as
+    # the link base, as the real BioStudies service allows in development.
+    dev_instances: bool = False
+
+    # BioStudies' clients: where new accounts' files live unless registration says
+    # (the profile's uploadType), and the folder FTP users' paths are given under.
+    default_storage_mode: StorageMode = StorageMode.NFS
+    ftp_root: str = ""
+    # "Log in as": a superuser's session token accepted as a user's password.
+    impersonation: bool = False
 
     session_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)

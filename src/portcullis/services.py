@@ -20,6 +20,8 @@ from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
+from portcullis.core.folders import Folders
+from portcullis.core.impersonation import Impersonation
 from portcullis.core.keys import Keys, Links
 from portcullis.core.lockout import Lockout, LockoutPolicy
 from portcullis.core.models import KeyPurpose
@@ -103,6 +105,8 @@ class Services:
     sessions: Sessions
     admin: Administration
     login: SignIn
+    impersonation: Impersonation
+    folders: Folders
     mail_sender: OutboxSender
     audit: AuditTrail
     limiter: LimitsRateLimiter
@@ -185,12 +189,13 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hasher,
         password_policy,
         keys,
-        Links(settings.all_instances),
+        Links(settings.all_instances, settings.dev_instances),
         captcha,
         clock,
         AccountPolicy(
             require_activation=settings.require_activation,
             reveal_existing_registration=settings.reveal_existing_registration,
+            default_storage_mode=settings.default_storage_mode,
         ),
         audit,
         limiter,
@@ -226,8 +231,18 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hasher=hasher,
         accounts=accounts,
         sessions=sessions,
-        admin=Administration(unit_of_work, hasher, password_policy, clock, sessions, audit),
+        admin=Administration(
+            unit_of_work,
+            hasher,
+            password_policy,
+            clock,
+            sessions,
+            audit,
+            default_storage_mode=settings.default_storage_mode,
+        ),
         login=SignIn(accounts, sessions, lockout, audit),
+        impersonation=Impersonation(sessions, accounts, audit, enabled=settings.impersonation),
+        folders=Folders(settings.ftp_root),
         mail_sender=sender,
         audit=audit,
         limiter=limiter,

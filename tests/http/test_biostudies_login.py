@@ -48,8 +48,9 @@ class TestLogin:
             "superuser": True,
             "allow": ["admin_user@example.org", "Public", "S-BSST1"],
             "deny": [],
-            "aux": {"orcid": None},
-            "orcid": None,
+            "aux": {"orcid": ""},
+            "orcid": "",
+            "uploadType": "nfs",
         }
         assert profile["secret"]
         assert profile["lastActivity"]  # this sign-in

@@ -31,6 +31,7 @@ from portcullis.core.models import (
     NewAccount,
     Notice,
     Registration,
+    StorageMode,
 )
 from portcullis.core.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -56,6 +57,9 @@ from portcullis.core.validation import (
     username_problems,
 )
 
+MISSING_LINK_TARGET = (
+    "instanceKey and path are required: the account is activated by a link mailed to it"
+)
 # The keys that prove a pending account's address; a setup key also sets its password.
 ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 
@@ -64,6 +68,7 @@ ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 class AccountPolicy:
     require_activation: bool
     reveal_existing_registration: bool
+    default_storage_mode: StorageMode = StorageMode.NFS
     # Answers that must not tell a known e-mail from an unknown one all take this long.
     uniform_answer_seconds: float = 0.25
 
@@ -117,6 +122,11 @@ class Accounts:
         self._limiter = limiter
 
     @property
+    def needs_link_target(self) -> bool:
+        """Whether registering needs a LinkTarget: only when an activation link is mailed."""
+        return self._policy.require_activation
+
+    @property
     def password_rules(self) -> tuple[str, ...]:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
@@ -154,12 +164,14 @@ class Accounts:
     async def register(
         self,
         registration: Registration,
-        target: LinkTarget,
+        target: LinkTarget | None,
         captcha_response: str | None,
         client: Client | None = None,
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
+        ``target`` says where the activation link leads: needed (and checked) only when
+        activation is required, since otherwise no link is mailed.
         Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed. A taken
         e-mail or username is refused (AlreadyRegistered, InvalidInput) only when the
         operator chose to reveal existing accounts; else the address is told by mail and
@@ -175,9 +187,12 @@ class Accounts:
                 registration.password, PasswordContext(email, registration.username)
             ),
         ]
+        if target is None and self.needs_link_target:
+            problems.append(MISSING_LINK_TARGET)
         if problems:
             raise InvalidInput(problems)
-        self._links.check(target)
+        if target is not None and self._policy.require_activation:
+            self._links.check(target)
         client = client or Client()
         await self._check_captcha(captcha_response, client.address)
         async with uniform_duration(self._policy.uniform_answer_seconds):
@@ -191,7 +206,7 @@ class Accounts:
         registration: Registration,
         email: str,
         password_hash: str,
-        target: LinkTarget,
+        target: LinkTarget | None,
         client: Client,
     ) -> None:
         now = self._clock.now()
@@ -209,6 +224,7 @@ class Accounts:
                     notifications_enabled=registration.notifications_enabled,
                     password_hash=password_hash,
                     created_at=now,
+                    storage_mode=registration.storage_mode or self._policy.default_storage_mode,
                 )
             )
         except DuplicateAccount as duplicate:
@@ -218,6 +234,7 @@ class Accounts:
             uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
         )
         if pending:
+            assert target is not None  # register() refuses a pending account without one
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
@@ -335,16 +352,48 @@ class Accounts:
         address); every session of the account ends; the owner is told by mail.
         Raises InvalidKey, or PasswordRejected (and the key stays usable).
         """
-        purposes = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
+        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client)
+
+    async def set_up_password(
+        self,
+        key: str,
+        password: str,
+        captcha_response: str | None,
+        client: Client | None = None,
+    ) -> Account:
+        """Set the first password of a pending account from its activation or setup key,
+        and so activate it (BioStudies' password setup page).
+
+        Raises CaptchaFailed, InvalidKey (also for an account no longer pending), or
+        PasswordRejected (and the key stays usable).
+        """
+        client = client or Client()
+        await self._check_captcha(captcha_response, client.address)
+        return await self._set_password_with_key(
+            key, password, ACTIVATING_KEYS, client, how="setup_key", pending=True
+        )
+
+    async def _set_password_with_key(
+        self,
+        key: str,
+        password: str,
+        purposes: tuple[KeyPurpose, ...],
+        client: Client | None,
+        *,
+        how: str = "reset_key",
+        pending: bool = False,
+    ) -> Account:
         async with self._uow() as uow:
             account = await self._account_for_key(uow, key, purposes)
+        if pending and account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
         self._check_password(password, account)
         password_hash = await self._hasher.hash(password)
         async with self._uow() as uow:
             used = await self._keys.consume(uow, key, *purposes)
             if used is None or used[0] != account.id:
                 raise InvalidKey()  # used by a racing request since we looked
-            await self._set_password(uow, account, password_hash, client, "reset_key")
+            await self._set_password(uow, account, password_hash, client, how)
             if account.status is AccountStatus.PENDING:
                 await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             refreshed = await uow.accounts.by_id(account.id)

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from portcullis.core.accounts import store_new_password
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
-from portcullis.core.models import Account, AccountStatus, AuditKind, Client, NewAccount, Session
+from portcullis.core.models import (
+    AccessType,
+    Account,
+    AccountStatus,
+    AuditKind,
+    Client,
+    NewAccount,
+    Permission,
+    Session,
+    StorageMode,
+)
 from portcullis.core.passwords import PasswordContext, PasswordHasher, PasswordPolicy
 from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from portcullis.core.sessions import Sessions
@@ -31,7 +41,9 @@ class Administration:
         clock: Clock,
         sessions: Sessions,
         audit: AuditTrail,
+        default_storage_mode: StorageMode = StorageMode.NFS,
     ):
+        self._default_storage_mode = default_storage_mode
         self._uow = uow
         self._hasher = hasher
         self._password_policy = password_policy
@@ -48,6 +60,7 @@ class Administration:
         full_name: str = "",
         superuser: bool = False,
         active: bool = True,
+        storage_mode: StorageMode | None = None,
         actor: Account | None = None,
         client: Client | None = None,
     ) -> Account:
@@ -72,6 +85,7 @@ class Administration:
                         notifications_enabled=False,
                         password_hash=password_hash,
                         created_at=self._clock.now(),
+                        storage_mode=storage_mode or self._default_storage_mode,
                     )
                 )
                 await self._record(uow, account, "add_user", actor, client)
@@ -130,11 +144,29 @@ class Administration:
             raise InvalidInput(["The username is already taken"]) from None
         return account
 
-    async def grant(self, email: str, tag: str, actor: Account | None = None) -> Account:
-        return await self._change_tags(email, tag, add=True, actor=actor)
+    async def grant(
+        self,
+        email: str,
+        tag: str,
+        access: AccessType = AccessType.READ,
+        actor: Account | None = None,
+    ) -> bool:
+        """Give the account ``access`` on ``tag``; False if it had it already (nothing is
+        changed or recorded then). Raises NotAllowed (an actor who is no superuser),
+        NotFound, InvalidInput."""
+        return await self._change_permissions(email, Permission(access, tag), add=True, actor=actor)
 
-    async def revoke(self, email: str, tag: str, actor: Account | None = None) -> Account:
-        return await self._change_tags(email, tag, add=False, actor=actor)
+    async def revoke(
+        self,
+        email: str,
+        tag: str,
+        access: AccessType = AccessType.READ,
+        actor: Account | None = None,
+    ) -> bool:
+        """Take ``access`` on ``tag`` away. Raises NotFound (also if it had none)."""
+        return await self._change_permissions(
+            email, Permission(access, tag), add=False, actor=actor
+        )
 
     async def deactivate(self, email: str, actor: Account | None = None) -> Account:
         """Disable the account and end its sessions. Raises NotFound."""
@@ -214,10 +246,13 @@ class Administration:
             email, None, full_name=username, active=False, actor=caller, client=client
         )
 
-    async def _change_tags(
-        self, email: str, tag: str, *, add: bool, actor: Account | None
-    ) -> Account:
-        tag = tag.strip()
+    async def _change_permissions(
+        self, email: str, permission: Permission, *, add: bool, actor: Account | None
+    ) -> bool:
+        if actor is not None and not actor.superuser:
+            raise NotAllowed()
+        tag = permission.tag.strip()
+        permission = Permission(permission.access, tag)
         problems = tag_problems(tag)
         if problems:
             raise InvalidInput(problems)
@@ -225,14 +260,20 @@ class Administration:
             account = await uow.accounts.by_email(normalise_email(email))
             if account is None:
                 raise NotFound(f"No account has the e-mail address '{email}'.")
-            if add and tag in ("Public", account.email):
+            held = permission in account.permissions
+            if add and permission.access is AccessType.READ and tag in ("Public", account.email):
                 # Every profile's allow list holds both already.
                 raise InvalidInput([f"Every account is allowed '{tag}' already"])
-            if not add and tag not in account.access_tags:
-                raise NotFound(f"The account has no tag '{tag}'.")
-            if add and tag not in account.access_tags and len(account.access_tags) >= MAX_TAGS:
-                raise InvalidInput([f"An account holds at most {MAX_TAGS} access tags"])
-            tags = [t for t in account.access_tags if t != tag] + ([tag] if add else [])
-            await uow.accounts.set_tags(account.id, tags, account.deny_tags)
-            await self._record(uow, account, f"{'grant' if add else 'revoke'} {tag}", actor)
-        return account
+            if not add and not held:
+                raise NotFound(
+                    f"The account has no tag '{tag}' with {permission.access.value} access."
+                )
+            if add and held:
+                return False
+            if add and len(account.permissions) >= MAX_TAGS:
+                raise InvalidInput([f"An account holds at most {MAX_TAGS} permissions"])
+            kept = [p for p in account.permissions if p != permission]
+            await uow.accounts.set_permissions(account.id, kept + ([permission] if add else []))
+            action = f"{'grant' if add else 'revoke'} {permission.access.value} {tag}"
+            await self._record(uow, account, action, actor)
+        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from portcullis.core.errors import InvalidInput, UnknownInstance
 from portcullis.core.models import KeyPurpose, LinkTarget
@@ -22,24 +23,59 @@ PASSWORD_KEYS = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
 
 
 class Links:
-    """Builds mailed links from configured front ends, never from the request."""
+    """Builds mailed links from configured front ends, never from the request.
 
-    def __init__(self, instances: Mapping[str, str]):
+    With ``dev_instances``, an instance key that is itself an address on this machine
+    (``http://localhost…``, ``https://localhost…``, ``http://127.0.0.1…``) is its own
+    base, as the real service allows for its own tests: such a link leads nowhere but
+    to the machine of the one who reads it.
+    """
+
+    def __init__(self, instances: Mapping[str, str], dev_instances: bool = False):
         self._instances = {key: base.rstrip("/") for key, base in instances.items()}
+        self._dev_instances = dev_instances
 
     def check(self, target: LinkTarget) -> None:
         """Raises UnknownInstance unless the target's instance is configured, and
         InvalidInput for a path that is not a plain path."""
-        if target.instance_key not in self._instances:
-            raise UnknownInstance()
+        self._base(target.instance_key)
         if not _LINK_PATH.match(target.path) or ".." in target.path.split("/"):
             raise InvalidInput([LINK_PATH_PROBLEM])
 
     def build(self, target: LinkTarget, key: str) -> str:
         self.check(target)
         path = target.path.strip("/")
-        base = self._instances[target.instance_key]
+        base = self._base(target.instance_key)
         return f"{base}/{path}/{key}" if path else f"{base}/{key}"
+
+    def _base(self, instance_key: str) -> str:
+        base = self._instances.get(instance_key)
+        if base is not None:
+            return base
+        if self._dev_instances and is_local_address(instance_key):
+            return instance_key.rstrip("/")
+        raise UnknownInstance()
+
+
+def is_local_address(url: str) -> bool:
+    """Whether ``url`` is a plain web address of this machine, such as http://localhost:4200.
+
+    Parsed, not matched by prefix: ``http://localhost.example.com`` and
+    ``http://localhost@example.com`` start alike but lead elsewhere.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    allowed = {"http": ("localhost", "127.0.0.1"), "https": ("localhost",)}
+    return (
+        parts.hostname in allowed.get(parts.scheme, ())
+        and parts.netloc in (parts.hostname, f"{parts.hostname}:{port}")
+        and not parts.query
+        and not parts.fragment
+        and bool(_LINK_PATH.match(parts.path))
+    )
 
 
 class Keys:

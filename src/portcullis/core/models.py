@@ -13,6 +13,30 @@ class AccountStatus(StrEnum):
     DISABLED = "disabled"  # switched off by an operator; no mail flow turns it back on
 
 
+class StorageMode(StrEnum):
+    """Where a user's files live: on the portal's NFS disks or under its FTP root."""
+
+    NFS = "nfs"
+    FTP = "ftp"
+
+
+class AccessType(StrEnum):
+    """What a permission on an access tag lets its holder do (BioStudies' access types)."""
+
+    READ = "READ"
+    ATTACH = "ATTACH"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    DELETE_FILES = "DELETE_FILES"
+    ADMIN = "ADMIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    access: AccessType
+    tag: str
+
+
 class KeyPurpose(StrEnum):
     ACTIVATION = "activation"
     PASSWORD_SETUP = "password_setup"  # noqa: S105 (a purpose's name, not a secret)
@@ -30,15 +54,29 @@ class Account:
     status: AccountStatus
     superuser: bool
     notifications_enabled: bool
-    access_tags: tuple[str, ...]
+    permissions: tuple[Permission, ...]
     deny_tags: tuple[str, ...]
     created_at: datetime
     last_activity_at: datetime | None
+    storage_mode: StorageMode
     password_hash: str | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
         return self.status is AccountStatus.ACTIVE
+
+    @property
+    def access_tags(self) -> tuple[str, ...]:
+        """The tags the account may read: what a profile's ``allow`` lists."""
+        return self._tags(AccessType.READ)
+
+    @property
+    def admin_tags(self) -> tuple[str, ...]:
+        """The collections the account administers."""
+        return self._tags(AccessType.ADMIN)
+
+    def _tags(self, access: AccessType) -> tuple[str, ...]:
+        return tuple(p.tag for p in self.permissions if p.access is access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +91,7 @@ class NewAccount:
     notifications_enabled: bool
     password_hash: str | None
     created_at: datetime
+    storage_mode: StorageMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +103,9 @@ class Session:
     expires_at: datetime
     client_address: str | None
     user_agent: str | None
+    # The e-mail of the superuser who opened this session on the owner's behalf ("log in
+    # as"); None for a session its owner opened.
+    opened_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +150,7 @@ class Registration:
     orcid: str | None = None
     username: str | None = None
     notifications_enabled: bool = False
+    storage_mode: StorageMode | None = None  # None: the operator's default
 
 
 class AuditKind(StrEnum):
@@ -125,6 +168,9 @@ class AuditKind(StrEnum):
     ACTIVATED = "activated"
     RESET_REQUESTED = "reset_requested"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
+    # A superuser opened a session of the account ("log in as"); actor_id: the superuser.
+    # detail: "opened", or "refused_<why>".
+    IMPERSONATION = "impersonation"
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
 
 

@@ -15,6 +15,7 @@ from portcullis.core.models import (
     KeyPurpose,
     NewAccount,
     Notice,
+    Permission,
     Session,
 )
 
@@ -41,9 +42,7 @@ class AccountStore(Protocol):
         """Raises ``DuplicateAccount`` if another account's username folds to the same."""
         ...
 
-    async def set_tags(
-        self, account_id: int, access: Sequence[str], deny: Sequence[str]
-    ) -> None: ...
+    async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None: ...
 
 
 class SessionStore(Protocol):

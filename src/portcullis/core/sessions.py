@@ -44,20 +44,39 @@ class Sessions:
         self._audit = audit
         self._touch_interval = min(TOUCH_INTERVAL, policy.idle / TOUCH_SHARE_OF_IDLE)
 
-    async def open(self, account: Account, client: Client) -> IssuedSession:
-        """Start a new session for an authenticated account."""
+    async def open(
+        self,
+        account: Account,
+        client: Client,
+        *,
+        opened_by: Account | None = None,
+        lasting_at_most: timedelta | None = None,
+    ) -> IssuedSession:
+        """Start a new session for an authenticated account.
+
+        With ``opened_by``, a superuser opens it on the account's behalf ("log in as"): the
+        session says so, and the audit records an impersonation by that superuser instead
+        of a sign-in. ``lasting_at_most`` shortens the configured lifetime.
+        """
         now = self._clock.now()
         token = new_token()
+        lifetime = min(self._policy.lifetime, lasting_at_most or self._policy.lifetime)
         session = Session(
             id=new_session_id(),
             account_id=account.id,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + self._policy.lifetime,
+            expires_at=now + lifetime,
             client_address=client.address,
             user_agent=(client.user_agent or "")[:512] or None,
+            opened_by=opened_by.email if opened_by else None,
         )
-        event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
+        if opened_by is None:
+            event = self._audit.event(AuditKind.LOGIN_SUCCEEDED, client, account=account)
+        else:
+            event = self._audit.event(
+                AuditKind.IMPERSONATION, client, account=account, actor=opened_by, detail="opened"
+            )
         await self._hot_path.start(session, self._hasher.token_hash(token), event)
         # The account as it stands now: its last activity is this sign-in.
         return IssuedSession(

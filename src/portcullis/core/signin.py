@@ -13,6 +13,16 @@ from portcullis.core.validation import MAX_LOGIN_LENGTH
 LONG_LOGIN = f"The login name must be at most {MAX_LOGIN_LENGTH} characters"
 
 
+def refuse_long_login(login: str) -> None:
+    """Raises InvalidInput for a login name longer than any e-mail or username can be.
+
+    Every way of signing in asks this first, before anything is looked up, counted or
+    hashed: a name no account can have is a 400 whatever the password is.
+    """
+    if len(login) > MAX_LOGIN_LENGTH:
+        raise InvalidInput([LONG_LOGIN])
+
+
 class SignIn:
     def __init__(self, accounts: Accounts, sessions: Sessions, lockout: Lockout, audit: AuditTrail):
         self._accounts = accounts
@@ -29,8 +39,7 @@ class SignIn:
         for the right password; Unavailable when the lockout's counts cannot be reached
         (we fail closed).
         """
-        if len(login) > MAX_LOGIN_LENGTH:
-            raise InvalidInput([LONG_LOGIN])
+        refuse_long_login(login)
         login = login.strip()
         account = await self._accounts.find_for_login(login)
         account_id = account.id if account else None

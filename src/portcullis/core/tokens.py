@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 
 TOKEN_BYTES = 32  # 256 bits for session tokens
 KEY_BYTES = 24  # 192 bits for mailed one-time keys
@@ -53,4 +54,5 @@ def new_session_id() -> str:
 
 
 def new_account_secret() -> str:
-    return secrets.token_hex(16)
+    """A random UUID, as BioStudies makes: its user folders are named after it."""
+    return str(uuid.uuid4())

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.audit import MAX_READ
+from portcullis.core.accounts import MISSING_LINK_TARGET
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
-from portcullis.core.models import Account, AuditEvent, LinkTarget, Registration, Session
+from portcullis.core.models import Account, IssuedSession, LinkTarget, Registration, StorageMode
+from portcullis.core.validation import email_problems, normalise_email
+from portcullis.http.biostudies_admin import BioStudiesAdminApi
+from portcullis.http.biostudies_views import (
+    password_changed,
+    profile,
+    session_view,
+    user_record,
+)
 from portcullis.http.common import (
     client_of,
     empty_response,
@@ -23,6 +30,7 @@ from portcullis.http.common import (
     status_of,
 )
 from portcullis.http.cross_site import SessionCookie, TrustedOrigins
+from portcullis.http.forms import read_form
 from portcullis.services import Services
 
 Text = Annotated[StrictStr, StringConstraints(max_length=4096)]
@@ -44,74 +52,6 @@ def error_response(error: PortcullisError) -> Response:
     return fail(error.message, status_of(error), problems, **headers)
 
 
-def profile(account: Account, token: str) -> dict[str, Any]:
-    """The seed's profile fields, plus ``orcid`` and ``lastActivity`` as the current service."""
-    return {
-        "sessid": token,
-        "email": account.email,
-        "username": account.username or account.email,
-        "secret": account.secret,
-        "fullname": account.full_name,
-        "superuser": account.superuser,
-        "allow": [account.email, "Public", *account.access_tags],
-        "deny": list(account.deny_tags),
-        "aux": {"orcid": account.orcid},
-        "orcid": account.orcid,
-        "lastActivity": account.last_activity_at.isoformat() if account.last_activity_at else None,
-    }
-
-
-def _time(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
-
-
-def session_view(session: Session, current_id: str | None) -> dict[str, Any]:
-    """A session as its owner sees it: an id to end it by, never the token."""
-    return {
-        "id": session.id,
-        "created": _time(session.created_at),
-        "lastActivity": _time(session.last_seen_at),
-        "expires": _time(session.expires_at),
-        "clientAddress": session.client_address,
-        "userAgent": session.user_agent,
-        "current": session.id == current_id,
-    }
-
-
-def audit_view(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "at": _time(event.at),
-        "kind": event.kind.value,
-        "accountId": event.account_id,
-        "subject": event.subject,
-        "detail": event.detail,
-        "actorId": event.actor_id,
-        "clientAddress": event.client_address,
-        "userAgent": event.user_agent,
-    }
-
-
-def parse_since(raw: str | None) -> datetime | None:
-    """An ISO date or date-time (UTC unless it says otherwise). Raises InvalidInput."""
-    if not raw:
-        return None
-    try:
-        since = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(["since: not an ISO 8601 date or date-time"]) from None
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
-
-
-def parse_limit(raw: str | None) -> int:
-    """A whole number from 1 to MAX_READ, in ASCII digits. Raises InvalidInput."""
-    if raw is None:
-        return 100
-    # isdigit() alone admits digits int() refuses, such as superscripts ("²").
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_READ:
-        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_READ}"])
-    return int(raw)
-
-
 def token_of(request: Request, cookie: SessionCookie) -> str | None:
     """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter.
 
@@ -122,6 +62,28 @@ def token_of(request: Request, cookie: SessionCookie) -> str | None:
         or cookie.token(request)
         or request.query_params.get("BIOSTDSESS")
     )
+
+
+async def token_with_body_of(request: Request, cookie: SessionCookie) -> str | None:
+    """``token_of``, else a ``BIOSTDSESS`` field of a form body (the real service's request
+    parameters include the form's). The form is read as strictly as any other (UTF-8 or
+    nothing); a body that cannot be read holds no token, and its handler says what is
+    wrong with it. Raises NotAllowed as ``token_of`` does."""
+    token = token_of(request, cookie)
+    if token or request.method == "GET":
+        return token
+    try:
+        return (await read_form(request)).get("BIOSTDSESS")
+    except InvalidInput:
+        return None
+
+
+def _storage_mode_name(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+# BioStudies' clients send "NFS" or "FTP".
+StorageModeName = Annotated[StorageMode, BeforeValidator(_storage_mode_name)]
 
 
 class LoginBody(BaseModel):
@@ -152,19 +114,51 @@ class ResetBody(LinkBody):
     captcha: Text | None = Field(default=None, alias="recaptcha2-response")
 
 
-class RegisterBody(ResetBody):
+class RegisterBody(BaseModel):
+    model_config = BodyConfig
+    email: Short
     name: Short
     password: Short
+    # Null or absent is valid when no activation mail goes out; the core decides.
+    instance_key: Short | None = Field(default=None, alias="instanceKey")
+    path: Short | None = None
+    captcha: Text | None = Field(default=None, alias="recaptcha2-response")
     orcid: Short | None = None
     # Lax on purpose: a form sends "true" or "false" as text (JSON sends a boolean);
     # anything but pydantic's usual spellings of a boolean is still a 400.
     notifications_enabled: bool = Field(default=False, alias="notificationsEnabled")
+    storage_mode: StorageModeName | None = Field(default=None, alias="storageMode")
+
+    @property
+    def target(self) -> LinkTarget | None:
+        if self.instance_key is None or self.path is None:
+            return None
+        return LinkTarget(self.instance_key, self.path)
+
+
+def parse_registration(fields: dict[str, Any], needs_link_target: bool) -> RegisterBody:
+    """Raises InvalidInput naming every problem, those the core would find too: an
+    invalid e-mail whatever else is wrong (the real service's clients and tests look for
+    "The provided email is not valid"), and a missing link target."""
+    try:
+        return parse_model(RegisterBody, fields)
+    except InvalidInput as invalid:
+        email = fields.get("email")
+        if isinstance(email, str):
+            invalid.problems.extend(email_problems(normalise_email(email)))
+        if needs_link_target and (fields.get("instanceKey") is None or fields.get("path") is None):
+            invalid.problems.append(MISSING_LINK_TARGET)
+        raise
 
 
 class ChangePasswordBody(BaseModel):
     model_config = BodyConfig
     activation_key: Short = Field(alias="activationKey")
     password: Short
+
+
+class PasswordSetupBody(ChangePasswordBody):
+    captcha: Text | None = Field(default=None, alias="recaptcha2-response")
 
 
 class CheckRegistrationBody(BaseModel):
@@ -190,6 +184,7 @@ class BioStudiesApi:
             Route("/auth/logout", self.logout, methods=post),
             Route("/auth/signout", self.logout, methods=post),
             Route("/auth/profile", self.profile, methods=["GET"]),
+            Route("/auth/check", self.profile, methods=["GET"]),
             Route("/auth/register", self.register, methods=post),
             Route("/auth/signup", self.register, methods=post),
             Route("/auth/activate/{key}", self.activate, methods=post),
@@ -197,36 +192,40 @@ class BioStudiesApi:
             Route("/auth/retryact", self.retry_activation, methods=post),
             Route("/auth/password/reset", self.request_reset, methods=post),
             Route("/auth/password/change", self.change_password, methods=post),
+            Route("/auth/password/setup", self.set_up_password, methods=post),
             Route("/auth/check-registration", self.check_registration, methods=post),
             Route("/auth/sessions", self.list_sessions, methods=["GET"]),
             Route("/auth/sessions/{id}", self.end_session, methods=["DELETE"]),
             Route("/auth/logout/all", self.logout_everywhere, methods=post),
-            Route("/auth/admin/users/{email}/sessions", self.admin_sessions, methods=["GET"]),
-            Route(
-                "/auth/admin/users/{email}/sessions/{id}",
-                self.admin_end_session,
-                methods=["DELETE"],
-            ),
-            Route(
-                "/auth/admin/users/{email}/logout-all", self.admin_logout_everywhere, methods=post
-            ),
-            Route("/auth/admin/audit", self.admin_audit, methods=["GET"]),
+            *BioStudiesAdminApi(self._services, self._caller).routes(),
         ]
 
     async def _body(self, request: Request, model: type[Body]) -> Body:
         return parse_model(model, await read_fields(request, allow_form=True))
 
+    async def _token(self, request: Request) -> str | None:
+        return await token_with_body_of(request, self._cookie)
+
+    def _profile(self, account: Account, token: str) -> Response:
+        return json_response(profile(account, token, self._services.folders), headers=NO_STORE)
+
     async def profile(self, request: Request) -> Response:
         # The hot path: one keyed hash, one indexed read, one orjson dump.
-        token = token_of(request, self._cookie)
+        token = await self._token(request)
         _, account = await self._services.sessions.resolve(token)
         assert token is not None
-        return json_response(profile(account, token), headers=NO_STORE)
+        return self._profile(account, token)
 
     async def login(self, request: Request) -> Response:
         body = await self._body(request, LoginBody)
-        issued = await self._services.login(body.login, body.password, client_of(request))
-        return json_response(profile(issued.account, issued.token), headers=NO_STORE)
+        issued = await self._sign_in(body.login, body.password, request)
+        return self._profile(issued.account, issued.token)
+
+    async def _sign_in(self, login: str, password: str, request: Request) -> IssuedSession:
+        # "Log in as" first: a superuser's token as the password is no failed login.
+        client = client_of(request)
+        issued = await self._services.impersonation.attempt(login, password, client)
+        return issued or await self._services.login(login, password, client)
 
     async def logout(self, request: Request) -> Response:
         # Always 200, as the real service: a body we cannot read names no session, and
@@ -236,18 +235,22 @@ class BioStudiesApi:
         except InvalidInput:
             sessid = None
         await self._services.sessions.close(
-            sessid or token_of(request, self._cookie), client_of(request)
+            sessid or await self._token(request), client_of(request)
         )
         return empty_response()
 
     async def register(self, request: Request) -> Response:
-        body = await self._body(request, RegisterBody)
+        body = parse_registration(
+            await read_fields(request, allow_form=True),
+            self._services.accounts.needs_link_target,
+        )
         registration = Registration(
             email=body.email,
             password=body.password,
             full_name=body.name,
             orcid=body.orcid,
             notifications_enabled=body.notifications_enabled,
+            storage_mode=body.storage_mode,
         )
         await self._services.accounts.register(
             registration, body.target, body.captcha, client_of(request)
@@ -280,86 +283,42 @@ class BioStudiesApi:
         account = await self._services.accounts.change_password_with_key(
             body.activation_key, body.password, client_of(request)
         )
-        return json_response(
-            {
-                "id": account.id,
-                "email": account.email,
-                "secretKey": account.secret,
-                "fullName": account.full_name,
-                "notificationsEnabled": account.notifications_enabled,
-            },
-            headers=NO_STORE,
+        return json_response(password_changed(account), headers=NO_STORE)
+
+    async def set_up_password(self, request: Request) -> Response:
+        body = await self._body(request, PasswordSetupBody)
+        account = await self._services.accounts.set_up_password(
+            body.activation_key, body.password, body.captcha, client_of(request)
         )
+        return json_response(password_changed(account), headers=NO_STORE)
 
     async def check_registration(self, request: Request) -> Response:
-        _, caller = await self._services.sessions.resolve(token_of(request, self._cookie))
+        caller = await self._caller(request)
         body = await self._body(request, CheckRegistrationBody)
         account = await self._services.admin.check_registration(
             caller, body.user_email, body.user_name, client_of(request)
         )
-        return json_response(
-            {
-                "id": account.id,
-                "email": account.email,
-                "fullName": account.full_name,
-                "secretKey": account.secret,
-                "active": account.active,
-                "notificationsEnabled": account.notifications_enabled,
-            },
-            headers=NO_STORE,
-        )
+        return json_response(user_record(account, self._services.folders), headers=NO_STORE)
 
     # --- sessions under the user's control ------------------------------------------
 
     async def list_sessions(self, request: Request) -> Response:
-        current, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        current, account = await self._services.sessions.resolve(await self._token(request))
         sessions = await self._services.sessions.list(account.id)
         return json_response([session_view(s, current.id) for s in sessions], headers=NO_STORE)
 
     async def end_session(self, request: Request) -> Response:
-        _, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        _, account = await self._services.sessions.resolve(await self._token(request))
         await self._services.sessions.close_one(
             account, request.path_params["id"], client_of(request)
         )
         return empty_response()
 
     async def logout_everywhere(self, request: Request) -> Response:
-        _, account = await self._services.sessions.resolve(token_of(request, self._cookie))
+        _, account = await self._services.sessions.resolve(await self._token(request))
         ended = await self._services.sessions.close_all(account, client_of(request))
         return json_response({"ended": ended})
 
-    # --- superusers: any account's sessions, the audit trail ------------------------
-
     async def _caller(self, request: Request) -> Account:
-        _, caller = await self._services.sessions.resolve(token_of(request, self._cookie))
+        _, caller = await self._services.sessions.resolve(await self._token(request))
         return caller
-
-    async def admin_sessions(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        sessions = await self._services.admin.sessions_of(request.path_params["email"], caller)
-        return json_response([session_view(s, None) for s in sessions], headers=NO_STORE)
-
-    async def admin_end_session(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        await self._services.admin.end_session(
-            request.path_params["email"], request.path_params["id"], caller, client_of(request)
-        )
-        return empty_response()
-
-    async def admin_logout_everywhere(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        ended = await self._services.admin.logout_everywhere(
-            request.path_params["email"], caller, client_of(request)
-        )
-        return json_response({"ended": ended})
-
-    async def admin_audit(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        query = request.query_params
-        events = await self._services.audit.read(
-            caller,
-            query.get("user") or None,
-            parse_since(query.get("since")),
-            parse_limit(query.get("limit")),
-        )
-        return json_response([audit_view(e) for e in events], headers=NO_STORE)

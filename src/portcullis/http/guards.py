@@ -218,6 +218,7 @@ RULES_BY_PATH = {
     "/auth/retryact": "mail",
     "/auth/activate": "mail",
     "/auth/password/change": "key",
+    "/auth/password/setup": "key",
 }
 KEY_PREFIX = "/auth/activate/"
 # The pages' forms spend the same budgets as the API calls they stand for; their GETs

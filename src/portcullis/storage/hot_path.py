@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from portcullis.core.errors import Unavailable
-from portcullis.core.models import Account, AccountStatus, AuditEvent, Session
+from portcullis.core.models import Account, AccountStatus, AuditEvent, Session, StorageMode
 from portcullis.core.validation import canonical_login
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.gathered import GatheredLookups
 from portcullis.storage.pg_connections import ConnectionSet
-from portcullis.storage.stores import epoch, from_epoch
+from portcullis.storage.stores import epoch, from_epoch, json_list, permissions_of
 
 # What a dropped or refused connection raises: the pool replaces the connection.
 CONNECTION_LOST = (
@@ -40,15 +39,15 @@ CONNECTION_LOST = (
 )
 
 _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
-       a.notifications_enabled, a.access_tags, a.deny_tags, a.created_at,
-       a.last_activity_at"""
+       a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
+       a.last_activity_at, a.storage_mode"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
 # query (GatheredLookups), and each check is handed the row of its own token.
 _SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, {_ACCOUNT_COLUMNS}, s.token_hash
+       s.client_address, s.user_agent, s.opened_by, {_ACCOUNT_COLUMNS}, s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash {{match}}
 """  # noqa: S608
@@ -69,11 +68,11 @@ FROM accounts AS a WHERE a.{{column}} = {{placeholder}}
 # this cost more CPU than the rest of a sign-in outside the hash (cProfile, 400 logins:
 # Sessions.open 0.28 of 0.96 s on SQLite, 0.31 of 0.91 s on PostgreSQL).
 _SESSION_COLUMNS = """id, token_hash, account_id, created_at, last_seen_at, expires_at,
-    client_address, user_agent"""
+    client_address, user_agent, opened_by"""
 _AUDIT_COLUMNS = "at, kind, account_id, subject, detail, actor_id, client_address, user_agent"
 
 _START_SQLITE = (
-    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
     "UPDATE accounts SET last_activity_at = ? WHERE id = ?",
     f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
 )
@@ -91,11 +90,11 @@ UPDATE accounts SET last_activity_at = $1 WHERE id = $3
 # PostgreSQL takes the three as one statement: one round trip, one implicit transaction.
 _START_PG = f"""
 WITH new_session AS (
-    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ), activity AS (
     UPDATE accounts SET last_activity_at = $4 WHERE id = $3
 )
-INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($9, $10, $11, $12, $13, $14, $15, $16)
+INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17)
 """  # noqa: S608
 
 
@@ -113,6 +112,7 @@ def _start_values(
             epoch(session.expires_at),
             session.client_address,
             session.user_agent,
+            session.opened_by,
         ),
         (
             epoch(event.at),
@@ -127,12 +127,6 @@ def _start_values(
     )
 
 
-def _tags(raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, str | bytes):
-        raw = orjson.loads(raw)
-    return tuple(raw or ())
-
-
 def _account(account_id: int, columns: Any, password_hash: str | None = None) -> Account:
     """The account whose ``_ACCOUNT_COLUMNS`` are ``columns``, in their order."""
     return Account(
@@ -145,10 +139,11 @@ def _account(account_id: int, columns: Any, password_hash: str | None = None) ->
         status=AccountStatus(columns[5]),
         superuser=bool(columns[6]),
         notifications_enabled=bool(columns[7]),
-        access_tags=_tags(columns[8]),
-        deny_tags=_tags(columns[9]),
+        permissions=permissions_of(columns[8]),
+        deny_tags=tuple(json_list(columns[9])),
         created_at=from_epoch(columns[10]),
         last_activity_at=from_epoch(columns[11]) if columns[11] else None,
+        storage_mode=StorageMode(columns[12]),
         password_hash=password_hash,
     )
 
@@ -162,8 +157,9 @@ def _session_and_account(row: Any) -> tuple[Session, Account]:
         expires_at=from_epoch(row[4]),
         client_address=row[5],
         user_agent=row[6],
+        opened_by=row[7],
     )
-    return session, _account(row[0], row[7:])
+    return session, _account(row[0], row[8:])
 
 
 def _login_account(row: Any) -> Account:

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portcullis.core.errors import DuplicateAccount
 from portcullis.core.models import (
+    AccessType,
     Account,
     AccountStatus,
     AuditEvent,
@@ -20,7 +22,9 @@ from portcullis.core.models import (
     KeyPurpose,
     NewAccount,
     Notice,
+    Permission,
     Session,
+    StorageMode,
 )
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
@@ -35,6 +39,21 @@ def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def json_list(raw: Any) -> list[Any]:
+    """A JSON column's list, as SQLAlchemy decodes it or as a raw driver hands it over."""
+    if isinstance(raw, str | bytes):
+        raw = orjson.loads(raw)
+    return list(raw or ())
+
+
+def permissions_of(raw: Any) -> tuple[Permission, ...]:
+    return tuple(Permission(AccessType(p["access"]), p["tag"]) for p in json_list(raw))
+
+
+def permissions_json(permissions: Sequence[Permission]) -> list[dict[str, str]]:
+    return [{"access": p.access.value, "tag": p.tag} for p in permissions]
+
+
 def account_from_row(row: Any) -> Account:
     """Works for SQLAlchemy rows and raw driver rows alike (same column names)."""
     return Account(
@@ -47,10 +66,11 @@ def account_from_row(row: Any) -> Account:
         status=AccountStatus(row.status),
         superuser=bool(row.superuser),
         notifications_enabled=bool(row.notifications_enabled),
-        access_tags=tuple(row.access_tags or ()),
-        deny_tags=tuple(row.deny_tags or ()),
+        permissions=permissions_of(row.permissions),
+        deny_tags=tuple(json_list(row.deny_tags)),
         created_at=from_epoch(row.created_at),
         last_activity_at=from_epoch(row.last_activity_at) if row.last_activity_at else None,
+        storage_mode=StorageMode(row.storage_mode),
         password_hash=row.password_hash,
     )
 
@@ -69,6 +89,7 @@ def session_from_row(row: Row[Any]) -> Session:
         expires_at=from_epoch(row.expires_at),
         client_address=row.client_address,
         user_agent=row.user_agent,
+        opened_by=row.opened_by,
     )
 
 
@@ -103,9 +124,10 @@ class SqlAccountStore:
             "status": account.status.value,
             "superuser": account.superuser,
             "notifications_enabled": account.notifications_enabled,
-            "access_tags": [],
+            "permissions": [],
             "deny_tags": [],
             "created_at": epoch(account.created_at),
+            "storage_mode": account.storage_mode.value,
         }
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
@@ -148,8 +170,8 @@ class SqlAccountStore:
     async def set_status(self, account_id: int, status: AccountStatus) -> None:
         await self._update(account_id, status=status.value)
 
-    async def set_tags(self, account_id: int, access: Sequence[str], deny: Sequence[str]) -> None:
-        await self._update(account_id, access_tags=list(access), deny_tags=list(deny))
+    async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None:
+        await self._update(account_id, permissions=permissions_json(permissions))
 
 
 INSERT_AUDIT = insert(audit_log)

@@ -46,10 +46,12 @@ accounts = Table(
     Column("status", String(16), nullable=False),
     Column("superuser", Boolean, nullable=False, default=False),
     Column("notifications_enabled", Boolean, nullable=False, default=False),
-    Column("access_tags", JSON, nullable=False),
+    # Each an access tag and its access type: [{"access": "READ", "tag": "S-BSST1"}, ...].
+    Column("permissions", JSON, nullable=False),
     Column("deny_tags", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_activity_at", BigInteger, nullable=True),
+    Column("storage_mode", String(8), nullable=False, server_default="nfs"),  # nfs, ftp
     Index(None, "username_key", unique=True),
 )
 
@@ -64,6 +66,9 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("client_address", String(64), nullable=True),
     Column("user_agent", String(512), nullable=True),
+    # The superuser who opened it on the owner's behalf, by e-mail: kept as it was then,
+    # for the owner's session list (the audit trail has the superuser's id).
+    Column("opened_by", String(254), nullable=True),
     Index(None, "account_id"),
 )
 

@@ -47,6 +47,7 @@ def _session_row(session: Session, current: Session) -> dict[str, Any]:
         "browser": (session.user_agent or "an unknown browser")[:120],
         "started": _when(session.created_at),
         "seen": _when(session.last_seen_at),
+        "opened_by": session.opened_by,
     }
 
 
