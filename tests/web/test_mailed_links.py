@@ -81,7 +81,7 @@ class TestActivation:
         assert can_sign_in(site)
 
     def test_head_and_get_spend_the_key_budget(self, make_site: SiteFactory) -> None:
-        site = make_site(rate_limit_key="3/minute")
+        site = make_site(rate_limit_key="3/hour")
         link = activation_link(site)
         with site.client() as scanner:
             answers = [scanner.head(link), scanner.head(link), scanner.get(link)]
@@ -92,7 +92,7 @@ class TestActivation:
         assert not can_sign_in(site)
 
     def test_guessed_keys_on_head_are_counted_too(self, make_site: SiteFactory) -> None:
-        site = make_site(rate_limit_key="2/minute")
+        site = make_site(rate_limit_key="2/hour")
         with site.client() as guesser:
             answers = [guesser.head(f"/account/activate/guess{n}") for n in range(3)]
         assert [a.status_code for a in answers] == [400, 400, 429]
