@@ -27,7 +27,7 @@ def start(
 def test_spoofed_header_is_ignored_without_a_trusted_proxy(
     settings_for: SettingsFactory, make_server: MakeServer
 ) -> None:
-    server = start(settings_for, make_server, rate_limit_login="2/minute")
+    server = start(settings_for, make_server, rate_limit_login="2/hour")
     assert address_seen(server, "203.0.113.7") == "127.0.0.1"
     # Nor does a fresh spoofed address buy a fresh budget (one of two spent above).
     statuses = []
@@ -56,7 +56,7 @@ def test_limits_count_the_forwarded_address_behind_a_trusted_proxy(
     settings_for: SettingsFactory, make_server: MakeServer
 ) -> None:
     server = start(
-        settings_for, make_server, trusted_proxies="127.0.0.1", rate_limit_login="2/minute"
+        settings_for, make_server, trusted_proxies="127.0.0.1", rate_limit_login="2/hour"
     )
 
     def attempt(address: str) -> httpx.Response:

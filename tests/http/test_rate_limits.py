@@ -32,7 +32,7 @@ class TestPerAddress:
     def test_login_attempts_from_one_address_are_limited_across_names(
         self, settings_for: SettingsFactory, make_server: MakeServer
     ) -> None:
-        server = make_server(settings_for(rate_limit_login="3/minute"))
+        server = make_server(settings_for(rate_limit_login="3/hour"))
         with server.client() as client:
             answers = [wrong_logins(client, f"user{n}@example.org", 1)[0] for n in range(4)]
             trackhub = client.post("/api/login", data={"username": "x", "password": "y"})
@@ -75,7 +75,7 @@ class TestPerAddress:
         assert_too_many(answers[2])
 
     def test_key_endpoints(self, settings_for: SettingsFactory, make_server: MakeServer) -> None:
-        server = make_server(settings_for(rate_limit_key="2/minute"))
+        server = make_server(settings_for(rate_limit_key="2/hour"))
         with server.client() as client:
             answers = [client.post(f"/auth/activate/guess{n}") for n in range(2)]
             answers.append(
@@ -114,7 +114,7 @@ class TestRedis:
     ) -> None:
         settings = settings_for(
             **redis_settings,
-            rate_limit_login="4/minute",
+            rate_limit_login="4/hour",
             login_lockout_threshold=2,
             login_lockout_base_seconds=60,
         )

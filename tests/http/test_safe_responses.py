@@ -25,7 +25,7 @@ def assert_safe(answer: httpx.Response, api: bool = True) -> None:
 
 
 def test_safe_headers_on_errors_too(settings_for: SettingsFactory, make_server: MakeServer) -> None:
-    server = make_server(settings_for(rate_limit_login="1/minute", max_body_bytes=100))
+    server = make_server(settings_for(rate_limit_login="1/hour", max_body_bytes=100))
     with server.client() as client:
         answers = {
             401: client.get("/auth/profile"),

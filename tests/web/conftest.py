@@ -51,3 +51,22 @@ def sign_in(client: httpx.Client, login: str, password: str) -> httpx.Response:
     answer = submit(client, "/account/signin", login=login, password=password)
     assert answer.status_code == 303, answer.text
     return answer
+
+
+# The links an account at ada@example.org is mailed, asked for as a person would.
+def mailed_reset_link(site: RunningServer) -> str:
+    with site.client() as client:
+        assert (
+            submit(client, "/account/password/forgot", email="ada@example.org").status_code == 303
+        )
+    return site.wait_for_mail("ada@example.org", "Reset").link
+
+
+def mailed_setup_link(site: RunningServer) -> str:
+    with site.client() as client:
+        asked = client.post(
+            "/auth/activate",
+            json={"email": "ada@example.org", "instanceKey": "default", "path": "password/reset"},
+        )
+        assert asked.status_code == 200, asked.text
+    return site.wait_for_mail("ada@example.org", "Setup").link

@@ -9,7 +9,14 @@ import httpx
 import pytest
 
 from tests.support import PASSWORD, RunningServer
-from tests.web.conftest import SiteFactory, csrf_of, sign_in, submit
+from tests.web.conftest import (
+    SiteFactory,
+    csrf_of,
+    mailed_reset_link,
+    mailed_setup_link,
+    sign_in,
+    submit,
+)
 
 ADA = {"name": "Ada Lovelace", "email": "ada@example.org", "password": PASSWORD}
 NEW_PASSWORD = "another sturdy passphrase"
@@ -74,7 +81,7 @@ class TestActivation:
         assert can_sign_in(site)
 
     def test_head_and_get_spend_the_key_budget(self, make_site: SiteFactory) -> None:
-        site = make_site(rate_limit_key="3/minute")
+        site = make_site(rate_limit_key="3/hour")
         link = activation_link(site)
         with site.client() as scanner:
             answers = [scanner.head(link), scanner.head(link), scanner.get(link)]
@@ -85,30 +92,16 @@ class TestActivation:
         assert not can_sign_in(site)
 
     def test_guessed_keys_on_head_are_counted_too(self, make_site: SiteFactory) -> None:
-        site = make_site(rate_limit_key="2/minute")
+        site = make_site(rate_limit_key="2/hour")
         with site.client() as guesser:
             answers = [guesser.head(f"/account/activate/guess{n}") for n in range(3)]
         assert [a.status_code for a in answers] == [400, 400, 429]
 
 
-def reset_link(site: RunningServer) -> str:
-    with site.client() as client:
-        submit(client, "/account/password/forgot", email="ada@example.org")
-    return site.wait_for_mail("ada@example.org", "Reset").link
-
-
-def setup_link(site: RunningServer) -> str:
-    with site.client() as client:
-        asked = client.post(
-            "/auth/activate",
-            json={"email": "ada@example.org", "instanceKey": "default", "path": "password/reset"},
-        )
-        assert asked.status_code == 200, asked.text
-    return site.wait_for_mail("ada@example.org", "Setup").link
-
-
 class TestPasswordLinks:
-    @pytest.mark.parametrize("mailed", [reset_link, setup_link], ids=["reset", "setup"])
+    @pytest.mark.parametrize(
+        "mailed", [mailed_reset_link, mailed_setup_link], ids=["reset", "setup"]
+    )
     def test_opening_the_link_shows_the_form_and_uses_nothing(
         self, site: RunningServer, mailed: Callable[[RunningServer], str]
     ) -> None:

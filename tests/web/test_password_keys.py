@@ -10,28 +10,10 @@ from typer.testing import CliRunner
 
 from portcullis.cli import app
 from tests.support import PASSWORD, RunningServer, add_account
-from tests.web.conftest import sign_in, submit
+from tests.web.conftest import mailed_reset_link, mailed_setup_link, sign_in, submit
 
 CHANGED = "a password chosen since"
 FROM_THE_LINK = "a password from an old link"
-
-
-def mailed_reset_link(site: RunningServer) -> str:
-    with site.client() as client:
-        assert (
-            submit(client, "/account/password/forgot", email="ada@example.org").status_code == 303
-        )
-    return site.wait_for_mail("ada@example.org", "Reset").link
-
-
-def mailed_setup_link(site: RunningServer) -> str:
-    with site.client() as client:
-        asked = client.post(
-            "/auth/activate",
-            json={"email": "ada@example.org", "instanceKey": "default", "path": "password/reset"},
-        )
-        assert asked.status_code == 200, asked.text
-    return site.wait_for_mail("ada@example.org", "Setup").link
 
 
 def assert_link_dead(site: RunningServer, link: str) -> None:

@@ -61,7 +61,8 @@ class Impersonation:
                 AuditKind.IMPERSONATION,
                 client,
                 account_id=account.id if account else None,
-                subject=login,
+                # A name that matches no account is not kept: it may be anything typed.
+                subject=account.email if account else None,
                 actor=superuser,
                 detail=f"refused_{refusal}",
             )

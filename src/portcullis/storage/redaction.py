@@ -53,12 +53,13 @@ def redacted_traceback(error: BaseException) -> str:
 
 
 class RedactDatabaseErrors(logging.Filter):
-    """Rewrites a record's exception and arguments so no database error speaks whole."""
+    """Tells a record's exception and arguments so no database error speaks whole."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
+            # logging.Formatter prints exc_text when it is set, instead of formatting
+            # exc_info itself; exc_info stays for whatever inspects the record.
             record.exc_text = redacted_traceback(record.exc_info[1]).rstrip("\n")
-            record.exc_info = None
         if isinstance(record.args, tuple):
             record.args = tuple(
                 describe(arg) if isinstance(arg, DATABASE_ERRORS) else arg for arg in record.args
