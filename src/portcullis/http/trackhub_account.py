@@ -25,6 +25,7 @@ from portcullis.core.errors import (
     PasswordRejected,
 )
 from portcullis.core.models import Account, LinkTarget, ProfileChange, Registration
+from portcullis.core.profiles import EMAIL_CHANGE_NOT_HERE
 from portcullis.core.validation import username_problems
 from portcullis.http.common import client_of, read_fields
 from portcullis.http.trackhub import (
@@ -166,8 +167,10 @@ class TrackHubAccountApi:
         change = ProfileChange(email=email, full_name=full_name, dialect_fields={DIALECT: own})
         try:
             await self._services.profiles.update(account, change, client_of(request))
-        except AlreadyRegistered:
-            return field_errors(EMAIL_IN_USE)
+        except InvalidInput as invalid:
+            if EMAIL_CHANGE_NOT_HERE in invalid.problems:
+                return field_errors({"email": [EMAIL_CHANGE_NOT_HERE]})
+            raise
         return answer({"success": "User profile updated successfully!"})
 
     # --- registering and verifying ------------------------------------------------
