@@ -34,6 +34,7 @@ from portcullis.http.guards import (
 )
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
+from portcullis.http.trackhub_account import TrackHubAccountApi
 from portcullis.services import Services, build_services
 from portcullis.storage.redaction import redact_database_errors
 from portcullis.web.pages import AccountPages
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[
             *biostudies_api.routes(),
             *TrackHubApi(services).routes(),
+            *TrackHubAccountApi(services).routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *pages.routes(),
@@ -190,8 +192,14 @@ def cors(settings: Settings) -> list[Middleware]:
             DialectCors,
             refused=plain_error_for,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Content-Type", "X-Session-Token", "Authorization", "Auth-Token"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Content-Type",
+                "X-Session-Token",
+                "Authorization",
+                "Auth-Token",
+                "User",
+            ],
             expose_headers=["Retry-After"],
             max_age=600,
         )

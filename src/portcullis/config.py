@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
@@ -35,7 +36,13 @@ class Settings(BaseSettings):
     mail_url: str = ""
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
+    # Each a base (links are base/path/key) or a template holding {key} and perhaps {uid}
+    # (https://thr.example/reset_password?uidb64={uid}&token={key}).
     instances: dict[str, str] = Field(default_factory=dict)
+    # The Track Hub Registry's front end: the instances its mailed links use. Unset, or
+    # not among the instances, its links lead to this service's own pages.
+    trackhub_verify_instance: str = "trackhub_verify"
+    trackhub_reset_instance: str = "trackhub_reset"
 
     environment: str = "PROD"
     product_name: str = "Portcullis"
@@ -149,7 +156,12 @@ class Settings(BaseSettings):
     @field_validator("instances")
     @classmethod
     def _instance_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        # Mailed links start with these: nothing but a web address may stand there.
+        # Mailed links start with these: nothing but a web address may stand there, and
+        # in a template nothing but the key and the account's handle is filled in.
+        for url in value.values():
+            holes = set(re.findall(r"\{[^}]*\}?", url))
+            if holes - {"{key}", "{uid}"} or (holes and "{key}" not in holes):
+                raise ValueError(f"a link template fills in {{key}} and {{uid}} only: {url!r}")
         return {key: _web_url(url) for key, url in value.items()}
 
     @field_validator("captcha_script_url")

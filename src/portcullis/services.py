@@ -33,6 +33,7 @@ from portcullis.core.passwords import (
     argon2id,
 )
 from portcullis.core.ports import Attempts
+from portcullis.core.profiles import Profiles
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
@@ -102,6 +103,7 @@ class Services:
     hot_path: SqliteHotPath | PostgresHotPath
     hasher: PasswordHasher
     accounts: Accounts
+    profiles: Profiles
     sessions: Sessions
     admin: Administration
     login: SignIn
@@ -230,6 +232,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hot_path=hot_path,
         hasher=hasher,
         accounts=accounts,
+        profiles=Profiles(unit_of_work, audit),
         sessions=sessions,
         admin=Administration(
             unit_of_work,

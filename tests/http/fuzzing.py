@@ -30,6 +30,10 @@ FIELDS = [
     "userName", "sessid", "activationKey", "orcid", "notificationsEnabled",
     "recaptcha2-response", "csrf_token", "current_password", "new_password",
     "g-recaptcha-response", "done", "user", "since", "limit", "BIOSTDSESS",
+    # The Track Hub Registry's account API.
+    "password2", "first_name", "last_name", "affiliation", "check_interval",
+    "continuous_alert", "old_password", "new_password1", "new_password2",
+    "new_password_confirm", "uidb64", "token",
 ]  # fmt: skip
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CHARSETS = [
@@ -183,6 +187,7 @@ def header_choices(tokens: Tokens, cookie_name: str) -> dict[str, st.SearchStrat
         "sec-fetch-site": maybe(st.sampled_from([b"same-origin", b"none", b"cross-site"])),
         "authorization": maybe(basic, token.map(lambda t: b"Token " + t), header_bytes),
         "auth-token": maybe(token, header_bytes),
+        "auth_token": maybe(token, header_bytes),
         "user": maybe(st.sampled_from([HOLDER.encode()]), header_bytes),
         "user-agent": maybe(header_bytes),
         "access-control-request-method": maybe(st.sampled_from([b"POST", b"PATCH"])),
@@ -248,6 +253,21 @@ def requests(
 # --- what every answer must be ---------------------------------------------------------
 
 
+def is_trackhub_error(body: object) -> bool:
+    """``{"error": "..."}``, a 401's ``detail`` beside it, or REST framework's field errors
+    (each field a list of messages; the reset's ``{"error": ["..."]}`` is one of those)."""
+    if not isinstance(body, dict) or not body:
+        return False
+    if set(body) in ({"error"}, {"detail", "error"}) and all(
+        isinstance(v, str) for v in body.values()
+    ):
+        return True
+    return all(
+        isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
+        for messages in body.values()
+    )
+
+
 def check(request: httpx.Request, answer: httpx.Response, exception_names: re.Pattern[str]) -> None:
     path = request.url.path
     shown = (
@@ -272,7 +292,7 @@ def check(request: httpx.Request, answer: httpx.Response, exception_names: re.Pa
         return
     body = answer.json()
     if path.startswith("/api/"):
-        assert set(body) == {"error"} and isinstance(body["error"], str), shown
+        assert is_trackhub_error(body), shown
     else:
         assert body["status"] == "FAIL" and body["log"]["level"] == "ERROR", shown
         assert isinstance(body["log"]["message"], str), shown

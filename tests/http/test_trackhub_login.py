@@ -9,7 +9,10 @@ import pytest
 from portcullis.config import Settings
 from tests.support import PASSWORD, RunningServer, add_account
 
-NEED_LOGIN = {"error": "You need to login, get an auth_token and make requests using the token"}
+NEED_LOGIN = {
+    "detail": "Invalid token.",
+    "error": "You need to login, get an auth_token and make requests using the token",
+}
 
 
 @pytest.fixture

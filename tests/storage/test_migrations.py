@@ -243,3 +243,46 @@ def _execute(database: DatabaseUrl, statement: sa.Executable) -> list[tuple[obje
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def test_0005_verifies_every_account_but_the_pending_and_back(empty_database_url: str) -> None:
+    database = DatabaseUrl.parse(empty_database_url)
+    config = schema.alembic_config(database)
+    if database.is_sqlite:
+        prepare_sqlite_file(database.sqlite_path)
+    command.upgrade(config, "0004")
+    old = sa.table(
+        "accounts",
+        *(sa.column(name) for name in ACCOUNT_0003),
+        sa.column("permissions", sa.JSON()),
+        sa.column("deny_tags", sa.JSON()),
+    )
+    for email, status in [("on@example.org", "active"), ("new@example.org", "pending")]:
+        row = dict.fromkeys(("superuser", "notifications_enabled"), False)
+        _execute(
+            database,
+            sa.insert(old).values(
+                email=email,
+                full_name="Ann",
+                secret="69214a2ff80b4f3386b726d3bd0453aa",
+                status=status,
+                permissions=[],
+                deny_tags=[],
+                created_at=1,
+                **row,
+            ),
+        )
+    command.upgrade(config, "head")
+    rows = _execute(
+        database,
+        sa.select(sa.column("email"), sa.column("email_verified"), sa.column("dialect_fields"))
+        .select_from(sa.table("accounts"))
+        .order_by(sa.column("email")),
+    )
+    assert [(email, bool(verified), fields) for email, verified, fields in rows] == [
+        ("new@example.org", False, None),
+        ("on@example.org", True, None),
+    ]
+    command.downgrade(config, "0004")
+    [(count,)] = _execute(database, sa.select(sa.func.count()).select_from(sa.table("accounts")))
+    assert count == 2

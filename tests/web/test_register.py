@@ -120,3 +120,20 @@ class TestRegisterATakenUsername:
             answer = register(client, email="eve@example.org", username="ALICE")
         assert answer.status_code == 400
         assert "The username is already taken" in answer.text
+
+
+class TestWithoutRequiredActivation:
+    def test_signs_in_at_once_and_the_mailed_link_verifies_the_email(
+        self, make_site: SiteFactory
+    ) -> None:
+        site = make_site(require_activation=False)
+        with site.client() as client:
+            assert register(client).status_code == 303
+            thr = {"username": "ada@example.org", "password": PASSWORD}
+            before = client.post("/api/login", data=thr)
+            assert before.status_code == 200
+            assert before.json()["is_account_activated"] is False
+            mail = site.wait_for_mail("ada@example.org", "Activation")
+            assert submit(client, mail.link).status_code == 200
+            after = client.post("/api/login", data=thr)
+        assert after.json()["is_account_activated"] is True

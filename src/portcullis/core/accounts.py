@@ -60,6 +60,7 @@ from portcullis.core.validation import (
 MISSING_LINK_TARGET = (
     "instanceKey and path are required: the account is activated by a link mailed to it"
 )
+USERNAME_TAKEN = "The username is already taken"
 # The keys that prove a pending account's address; a setup key also sets its password.
 ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 
@@ -80,6 +81,14 @@ async def store_new_password(uow: UnitOfWork, account_id: int, password_hash: st
     await uow.accounts.set_password_hash(account_id, password_hash)
     await uow.sessions.remove_all(account_id)
     await uow.keys.remove_all(account_id, PASSWORD_KEYS)
+
+
+def awaits_verification(account: Account) -> bool:
+    """Whether a mailed activation key may still verify the account's e-mail: a pending
+    account, or one allowed to sign in before verifying; never a disabled one."""
+    if account.status is AccountStatus.PENDING:
+        return True
+    return account.status is AccountStatus.ACTIVE and not account.email_verified
 
 
 @asynccontextmanager
@@ -131,6 +140,13 @@ class Accounts:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
 
+    def password_problems(self, password: str, email: str, username: str | None) -> list[str]:
+        """What the policy finds wrong with ``password`` for this e-mail and username; a
+        dialect that reports problems field by field asks before registering."""
+        return self._password_policy.problems(
+            password, PasswordContext(normalise_email(email), username)
+        )
+
     # --- signing in ---------------------------------------------------------------
 
     async def find_for_login(self, login: str) -> Account | None:
@@ -170,8 +186,9 @@ class Accounts:
     ) -> None:
         """Create an account, pending until its e-mail is proven when activation is required.
 
-        ``target`` says where the activation link leads: needed (and checked) only when
-        activation is required, since otherwise no link is mailed.
+        ``target`` says where the link that verifies the e-mail leads; with it a link is
+        mailed (and the target checked), without it none. It is needed when activation is
+        required; otherwise the account may sign in at once, its e-mail still unverified.
         Raises InvalidInput (every problem at once), UnknownInstance, CaptchaFailed. A taken
         e-mail or username is refused (AlreadyRegistered, InvalidInput) only when the
         operator chose to reveal existing accounts; else the address is told by mail and
@@ -191,7 +208,7 @@ class Accounts:
             problems.append(MISSING_LINK_TARGET)
         if problems:
             raise InvalidInput(problems)
-        if target is not None and self._policy.require_activation:
+        if target is not None:
             self._links.check(target)
         client = client or Client()
         await self._check_captcha(captcha_response, client.address)
@@ -225,6 +242,8 @@ class Accounts:
                     password_hash=password_hash,
                     created_at=now,
                     storage_mode=registration.storage_mode or self._policy.default_storage_mode,
+                    email_verified=False,
+                    dialect_fields=registration.dialect_fields,
                 )
             )
         except DuplicateAccount as duplicate:
@@ -233,8 +252,7 @@ class Accounts:
         await self._audit.write(
             uow, self._audit.event(AuditKind.REGISTERED, client, account=account)
         )
-        if pending:
-            assert target is not None  # register() refuses a pending account without one
+        if target is not None:  # register() refuses a pending account without one
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
             await self._mail_key(uow, account, "activation", target, key)
 
@@ -255,7 +273,7 @@ class Accounts:
         if self._policy.reveal_existing_registration:
             if field == "email":
                 raise AlreadyRegistered(email)
-            raise InvalidInput(["The username is already taken"])
+            raise InvalidInput([USERNAME_TAKEN])
         if field == "email":
             notice, detail = Notice("registration_attempt", email, {}), "already_registered"
         else:
@@ -269,22 +287,29 @@ class Accounts:
         await self._audit.write(uow, event)
 
     async def account_to_activate(self, key: str) -> Account:
-        """The pending account ``key`` would activate; the key stays unused. Raises InvalidKey."""
+        """The account whose e-mail ``key`` would verify; the key stays unused.
+
+        Raises InvalidKey.
+        """
         async with self._uow() as uow:
             used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used) if used is not None else None
-        if account is None or account.status is not AccountStatus.PENDING:
+        if account is None or not awaits_verification(account):
             raise InvalidKey()
         return account
 
     async def activate(self, key: str, client: Client | None = None) -> Account:
-        """Activate the pending account that ``key`` was mailed for. Raises InvalidKey."""
+        """Verify the e-mail of the account ``key`` was mailed for, and let a pending
+        account sign in. Every dialect and the pages verify through here, so there is
+        one flag (Account.email_verified) for all. Raises InvalidKey."""
         async with self._uow() as uow:
             used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used[0]) if used else None
-            if account is None or account.status is not AccountStatus.PENDING:
+            if account is None or not awaits_verification(account):
                 raise InvalidKey()
-            await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            await uow.accounts.set_email_verified(account.id, True)
+            if account.status is AccountStatus.PENDING:
+                await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             await self._audit.write(
                 uow, self._audit.event(AuditKind.ACTIVATED, client, account=account)
             )
@@ -344,15 +369,25 @@ class Accounts:
                 await self._mail_key(uow, account, "password_reset", target, key)
 
     async def change_password_with_key(
-        self, key: str, password: str, client: Client | None = None
+        self, key: str, password: str, client: Client | None = None, uid: str | None = None
     ) -> Account:
         """Set the password of the account ``key`` was mailed for.
 
         The key is used up; a pending account becomes active (the mail proved the
-        address); every session of the account ends; the owner is told by mail.
+        address); every session of the account ends; the owner is told by mail. With
+        ``uid`` (the handle mailed beside the key) it must name the key's account.
         Raises InvalidKey, or PasswordRejected (and the key stays usable).
         """
-        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client)
+        return await self._set_password_with_key(key, password, PASSWORD_KEYS, client, uid=uid)
+
+    async def account_to_reset(self, uid: str, key: str) -> Account:
+        """The account a reset ``key`` and the ``uid`` mailed with it name; the key stays
+        unused. Raises InvalidKey."""
+        async with self._uow() as uow:
+            account = await self._account_for_key(uow, key, PASSWORD_KEYS)
+        if not self._keys.names_account(uid, account.id):
+            raise InvalidKey()
+        return account
 
     async def set_up_password(
         self,
@@ -382,10 +417,13 @@ class Accounts:
         *,
         how: str = "reset_key",
         pending: bool = False,
+        uid: str | None = None,
     ) -> Account:
         async with self._uow() as uow:
             account = await self._account_for_key(uow, key, purposes)
         if pending and account.status is not AccountStatus.PENDING:
+            raise InvalidKey()
+        if uid is not None and not self._keys.names_account(uid, account.id):
             raise InvalidKey()
         self._check_password(password, account)
         password_hash = await self._hasher.hash(password)
@@ -394,6 +432,8 @@ class Accounts:
             if used is None or used[0] != account.id:
                 raise InvalidKey()  # used by a racing request since we looked
             await self._set_password(uow, account, password_hash, client, how)
+            # The key came by mail: its use proves the address.
+            await uow.accounts.set_email_verified(account.id, True)
             if account.status is AccountStatus.PENDING:
                 await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
             refreshed = await uow.accounts.by_id(account.id)
@@ -499,5 +539,7 @@ class Accounts:
     async def _mail_key(
         self, uow: UnitOfWork, account: Account, kind: str, target: LinkTarget, key: str
     ) -> None:
-        values = {"name": account.full_name, "link": self._links.build(target, key), "key": key}
+        uid = self._keys.account_handle(account.id)
+        link = self._links.build(target, key, uid)
+        values = {"name": account.full_name, "link": link, "key": key, "uid": uid}
         await uow.outbox.add(Notice(kind, account.email, values), self._clock.now())

@@ -86,6 +86,8 @@ class Administration:
                         password_hash=password_hash,
                         created_at=self._clock.now(),
                         storage_mode=storage_mode or self._default_storage_mode,
+                        # An operator who makes an active account vouches for its address.
+                        email_verified=active,
                     )
                 )
                 await self._record(uow, account, "add_user", actor, client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -22,8 +23,22 @@ LINK_PATH_PROBLEM = "path: only letters, digits and - . _ ~ / are allowed, and n
 PASSWORD_KEYS = (KeyPurpose.PASSWORD_RESET, KeyPurpose.PASSWORD_SETUP)
 
 
+# A front end's link template names where the key (and the account's handle) go, e.g.
+# https://thr.example/reset_password?uidb64={uid}&token={key}.
+KEY_FIELD = "{key}"
+UID_FIELD = "{uid}"
+
+
+def is_link_template(base: str) -> bool:
+    return KEY_FIELD in base
+
+
 class Links:
     """Builds mailed links from configured front ends, never from the request.
+
+    An instance is either a base, under which the target's path and the key follow, or a
+    template holding ``{key}`` (and perhaps ``{uid}``), for front ends that read the key
+    from a query; the target's path is then not used.
 
     With ``dev_instances``, an instance key that is itself an address on this machine
     (``http://localhost…``, ``https://localhost…``, ``http://127.0.0.1…``) is its own
@@ -42,10 +57,13 @@ class Links:
         if not _LINK_PATH.match(target.path) or ".." in target.path.split("/"):
             raise InvalidInput([LINK_PATH_PROBLEM])
 
-    def build(self, target: LinkTarget, key: str) -> str:
+    def build(self, target: LinkTarget, key: str, uid: str = "") -> str:
+        """The link; ``key`` and ``uid`` are URL-safe already (new_key, account_handle)."""
         self.check(target)
         path = target.path.strip("/")
         base = self._base(target.instance_key)
+        if is_link_template(base):
+            return base.replace(UID_FIELD, uid).replace(KEY_FIELD, key)
         return f"{base}/{path}/{key}" if path else f"{base}/{key}"
 
     def _base(self, instance_key: str) -> str:
@@ -83,6 +101,13 @@ class Keys:
         self._hasher = hasher
         self._clock = clock
         self._lifetimes = lifetimes
+
+    def account_handle(self, account_id: int) -> str:
+        """The opaque handle mailed beside a key (see tokens.Hasher.account_handle)."""
+        return self._hasher.account_handle(account_id)
+
+    def names_account(self, handle: str, account_id: int) -> bool:
+        return hmac.compare_digest(handle.encode(), self.account_handle(account_id).encode())
 
     async def issue(self, uow: UnitOfWork, account_id: int, purpose: KeyPurpose) -> str:
         """A fresh key for ``purpose``; older keys of that purpose stop working."""

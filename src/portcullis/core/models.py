@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+# What an account holds for one dialect (or other adapter): its own fields, by name, as
+# JSON values. The core stores and returns them and never reads them; see DialectFields.
+DialectFields = Mapping[str, Any]
 
 
 class AccountStatus(StrEnum):
@@ -60,6 +66,12 @@ class Account:
     last_activity_at: datetime | None
     storage_mode: StorageMode
     password_hash: str | None = field(default=None, repr=False)
+    # Whether a mailed key has proven the e-mail. Apart from ``status``: with activation
+    # not required an account may sign in (ACTIVE) before its address is proven.
+    email_verified: bool = False
+    # Each adapter's own fields, under the adapter's name ("trackhub": {...}). The core
+    # keeps them opaque, so a dialect adds fields without the core learning of them.
+    dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -92,6 +104,8 @@ class NewAccount:
     password_hash: str | None
     created_at: datetime
     storage_mode: StorageMode
+    email_verified: bool = False
+    dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +165,18 @@ class Registration:
     username: str | None = None
     notifications_enabled: bool = False
     storage_mode: StorageMode | None = None  # None: the operator's default
+    # The registering dialect's own fields, kept as given (see Account.dialect_fields).
+    dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """A signed-in user's edit of their own profile; None leaves a value as it is."""
+
+    email: str | None = None
+    full_name: str | None = None
+    # Replaces the fields of each dialect named here; other dialects' stay as they are.
+    dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
 
 
 class AuditKind(StrEnum):
@@ -165,7 +191,8 @@ class AuditKind(StrEnum):
     SESSION_ENDED = "session_ended"  # one session ended by id, from the session list
     LOGOUT_EVERYWHERE = "logout_everywhere"
     REGISTERED = "registered"
-    ACTIVATED = "activated"
+    ACTIVATED = "activated"  # the e-mail proven by a mailed key (and a pending account active)
+    PROFILE_UPDATED = "profile_updated"  # detail: the names of what changed
     RESET_REQUESTED = "reset_requested"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.

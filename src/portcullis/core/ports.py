@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -12,6 +12,7 @@ from portcullis.core.models import (
     AccountStatus,
     Admission,
     AuditEvent,
+    DialectFields,
     KeyPurpose,
     NewAccount,
     Notice,
@@ -43,6 +44,17 @@ class AccountStore(Protocol):
         ...
 
     async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None: ...
+    async def set_email_verified(self, account_id: int, verified: bool) -> None: ...
+    async def set_profile(
+        self,
+        account_id: int,
+        *,
+        email: str,
+        full_name: str,
+        dialect_fields: Mapping[str, DialectFields],
+    ) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        ...
 
 
 class SessionStore(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -22,6 +23,7 @@ class Hasher:
         self._token_key = hmac.new(server_secret, b"session-token", hashlib.sha256).digest()
         self._otk_key = hmac.new(server_secret, b"one-time-key", hashlib.sha256).digest()
         self._name_key = hmac.new(server_secret, b"login-name", hashlib.sha256).digest()
+        self._handle_key = hmac.new(server_secret, b"account-handle", hashlib.sha256).digest()
 
     def token_hash(self, token: str) -> bytes:
         return hmac.new(self._token_key, token.encode("utf-8", "surrogatepass"), "sha256").digest()
@@ -39,6 +41,17 @@ class Hasher:
         """
         text = name.encode("utf-8", "surrogatepass")
         return hmac.new(self._name_key, text, "sha256").hexdigest()[:32]
+
+    def account_handle(self, account_id: int) -> str:
+        """An opaque name of the account for mailed links (the registry's ``uidb64``).
+
+        Safe to mail: under the server's key it tells nothing of the account (not its id,
+        not its address), cannot be made for another account without the key, and grants
+        nothing by itself; the single-use key beside it does, and the handle must name
+        that key's account. 96 bits, URL-safe.
+        """
+        digest = hmac.new(self._handle_key, str(account_id).encode(), "sha256").digest()
+        return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def new_token() -> str:

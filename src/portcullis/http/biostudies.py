@@ -252,8 +252,10 @@ class BioStudiesApi:
             notifications_enabled=body.notifications_enabled,
             storage_mode=body.storage_mode,
         )
+        # BioStudies mails a link only when activation is required, as the real service.
+        needs_link = self._services.accounts.needs_link_target
         await self._services.accounts.register(
-            registration, body.target, body.captcha, client_of(request)
+            registration, body.target if needs_link else None, body.captcha, client_of(request)
         )
         return empty_response(201)
 

@@ -25,6 +25,10 @@ from portcullis.services import Services
 TOKEN_SCHEMES = ("token", "bearer")
 NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
 BAD_CREDENTIALS = "Invalid username or password."
+# What REST framework's clients read from a 401 (``detail``), beside what Perl-era ones
+# read (``error``): a 401 for a token carries both.
+INVALID_TOKEN = "Invalid token."  # noqa: S105 (a message, not a secret)
+NO_CREDENTIALS = "Authentication credentials were not provided."
 # As the registry's documentation shows its answers.
 MEDIA_TYPE = "application/json; charset=utf-8"
 
@@ -39,15 +43,21 @@ def error(message: str, status_code: int, **headers: str) -> Response:
     return answer({"error": message}, status_code, headers or None)
 
 
+def token_refused(detail: str = INVALID_TOKEN) -> Response:
+    """401 for a missing or bad token, readable by both generations of clients."""
+    body = {"detail": detail, "error": NEED_LOGIN}
+    return answer(body, 401, {"WWW-Authenticate": "Token"})
+
+
 def error_response(problem: PortcullisError, *, basic: bool = False) -> Response:
     """A core error in this dialect: JSON with an ``error`` key, the challenge on 401s."""
+    if isinstance(problem, InvalidToken):
+        return token_refused()
     status_code = status_of(problem)
     headers: dict[str, str] = {}
     message = problem.message
     if isinstance(problem, InvalidCredentials):
         message = BAD_CREDENTIALS
-    elif isinstance(problem, InvalidToken):
-        message = NEED_LOGIN
     elif isinstance(problem, InvalidInput):
         message = "; ".join(problem.problems) or problem.message
     elif isinstance(problem, TooManyAttempts):
@@ -82,18 +92,24 @@ def basic_credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
+def legacy_token_of(request: Request) -> str | None:
+    """The Perl-era ``Auth-Token`` header, or ``auth_token`` as the registry's Python
+    example sends it (requests keeps the underscore; the Perl service accepted it)."""
+    return request.headers.get("auth-token") or request.headers.get("auth_token")
+
+
 def token_of(request: Request) -> str | None:
-    """``Authorization: Token|Bearer <t>``, or the legacy ``Auth-Token`` header."""
+    """``Authorization: Token|Bearer <t>``, or the legacy token headers."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() in TOKEN_SCHEMES and value.strip():
         return value.strip()
-    return request.headers.get("auth-token")
+    return legacy_token_of(request)
 
 
 def matches_legacy_user(request: Request, account: Account) -> bool:
     """Legacy clients name the user in ``User``; it must be the token's owner."""
     user = request.headers.get("user")
-    if user is None or request.headers.get("auth-token") is None:
+    if user is None or legacy_token_of(request) is None:
         return True
     if "@" in user:
         return user.strip().lower() == account.email
@@ -130,7 +146,7 @@ class TrackHubApi:
             {
                 "auth_token": issued.token,
                 "email": issued.account.email,
-                "is_account_activated": issued.account.active,
+                "is_account_activated": issued.account.email_verified,
             },
             headers={"Cache-Control": "no-store"},
         )

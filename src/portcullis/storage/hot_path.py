@@ -25,7 +25,13 @@ from portcullis.core.validation import canonical_login
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.gathered import GatheredLookups
 from portcullis.storage.pg_connections import ConnectionSet
-from portcullis.storage.stores import epoch, from_epoch, json_list, permissions_of
+from portcullis.storage.stores import (
+    dialect_fields_of,
+    epoch,
+    from_epoch,
+    json_list,
+    permissions_of,
+)
 
 # What a dropped or refused connection raises: the pool replaces the connection.
 CONNECTION_LOST = (
@@ -40,7 +46,7 @@ CONNECTION_LOST = (
 
 _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode"""
+       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
@@ -145,6 +151,8 @@ def _account(account_id: int, columns: Any, password_hash: str | None = None) ->
         last_activity_at=from_epoch(columns[11]) if columns[11] else None,
         storage_mode=StorageMode(columns[12]),
         password_hash=password_hash,
+        email_verified=bool(columns[13]),
+        dialect_fields=dialect_fields_of(columns[14]),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -54,6 +54,13 @@ def permissions_json(permissions: Sequence[Permission]) -> list[dict[str, str]]:
     return [{"access": p.access.value, "tag": p.tag} for p in permissions]
 
 
+def dialect_fields_of(raw: Any) -> dict[str, Any]:
+    """A JSON column's object (NULL is none), decoded as json_list does."""
+    if isinstance(raw, str | bytes):
+        raw = orjson.loads(raw)
+    return dict(raw or {})
+
+
 def account_from_row(row: Any) -> Account:
     """Works for SQLAlchemy rows and raw driver rows alike (same column names)."""
     return Account(
@@ -72,6 +79,8 @@ def account_from_row(row: Any) -> Account:
         last_activity_at=from_epoch(row.last_activity_at) if row.last_activity_at else None,
         storage_mode=StorageMode(row.storage_mode),
         password_hash=row.password_hash,
+        email_verified=bool(row.email_verified),
+        dialect_fields=dialect_fields_of(row.dialect_fields),
     )
 
 
@@ -128,6 +137,8 @@ class SqlAccountStore:
             "deny_tags": [],
             "created_at": epoch(account.created_at),
             "storage_mode": account.storage_mode.value,
+            "email_verified": account.email_verified,
+            "dialect_fields": dict(account.dialect_fields) or None,
         }
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
@@ -172,6 +183,29 @@ class SqlAccountStore:
 
     async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None:
         await self._update(account_id, permissions=permissions_json(permissions))
+
+    async def set_email_verified(self, account_id: int, verified: bool) -> None:
+        await self._update(account_id, email_verified=verified)
+
+    async def set_profile(
+        self,
+        account_id: int,
+        *,
+        email: str,
+        full_name: str,
+        dialect_fields: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        try:
+            async with self._db.begin_nested():
+                await self._update(
+                    account_id,
+                    email=email,
+                    full_name=full_name,
+                    dialect_fields={k: dict(v) for k, v in dialect_fields.items()} or None,
+                )
+        except IntegrityError:
+            raise DuplicateAccount("email") from None
 
 
 INSERT_AUDIT = insert(audit_log)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 # Times are whole seconds since the epoch: one representation on every engine and driver,
@@ -52,6 +53,11 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("last_activity_at", BigInteger, nullable=True),
     Column("storage_mode", String(8), nullable=False, server_default="nfs"),  # nfs, ftp
+    # Proven by a mailed key; apart from ``status``, which says whether it may sign in.
+    Column("email_verified", Boolean, nullable=False, server_default=false()),
+    # Each dialect's own fields under its name ({"trackhub": {"affiliation": ...}}); NULL
+    # is none. Opaque to the core: a dialect adds fields without a migration.
+    Column("dialect_fields", JSON, nullable=True),
     Index(None, "username_key", unique=True),
 )
 
