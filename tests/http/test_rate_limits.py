@@ -42,6 +42,37 @@ class TestPerAddress:
         assert trackhub.status_code == 429
         assert trackhub.json() == {"error": "Too many attempts. Try again later."}
 
+    @pytest.mark.parametrize("prefix", ["/api", "/api/user"])
+    def test_the_registrys_account_views_spend_the_same_budgets(
+        self, settings_for: SettingsFactory, make_server: MakeServer, prefix: str
+    ) -> None:
+        server = make_server(
+            settings_for(
+                rate_limit_register="1/hour", rate_limit_mail="1/hour", rate_limit_key="1/hour"
+            )
+        )
+        body = {
+            "email": "new@example.org",
+            "username": "newbie",
+            "password": PASSWORD,
+            "password2": PASSWORD,
+            "check_interval": "automatic",
+        }
+        with server.client() as client:
+            registered = [client.post(f"{prefix}/register", data=body) for _ in range(2)]
+            resets = [
+                client.post(f"{prefix}/reset_password_email", data={"email": "new@example.org"})
+                for _ in range(2)
+            ]
+            keys = [
+                client.get(f"{prefix}/email_verification", params={"token": "x"}) for _ in range(2)
+            ]
+        for first, held in (registered, resets, keys):
+            assert first.status_code != 429, first.text
+            assert held.status_code == 429, held.text
+            assert held.json() == {"error": "Too many attempts. Try again later."}
+            assert int(held.headers["retry-after"]) > 0
+
     def test_registration(self, settings_for: SettingsFactory, make_server: MakeServer) -> None:
         server = make_server(settings_for(rate_limit_register="2/hour"))
         with server.client() as client:

@@ -219,6 +219,20 @@ RULES_BY_PATH = {
     "/auth/activate": "mail",
     "/auth/password/change": "key",
     "/auth/password/setup": "key",
+    # The registry's account views, under both of its prefixes, spend the budgets of the
+    # BioStudies calls they stand for; change_password asks for the current password.
+    **{
+        f"{prefix}/{view}": rule
+        for prefix in ("/api", "/api/user")
+        for view, rule in (
+            ("register", "register"),
+            ("reset_password_email", "mail"),
+            ("email_verification", "key"),
+            ("reset_password", "key"),
+            ("reset_password_complete", "key"),
+            ("change_password", "login"),
+        )
+    },
 }
 KEY_PREFIX = "/auth/activate/"
 # The pages' forms spend the same budgets as the API calls they stand for; their GETs
