@@ -86,6 +86,8 @@ one_time_keys = Table(
     Column("purpose", String(32), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    # For an e-mail change: the address the key was mailed to, taken once the key is back.
+    Column("new_email", String(254), nullable=True),
     Index(None, "account_id", "purpose"),
 )
 
