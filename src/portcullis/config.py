@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     # Per client address (``limits`` notation, e.g. "30/minute" or "10 per hour").
     rate_limit_login: str = "30/minute"
     rate_limit_register: str = "10/hour"
-    rate_limit_mail: str = "10/hour"  # reset, retryact, password setup mails
+    rate_limit_mail: str = "10/hour"  # reset, retryact, password setup, e-mail change mails
     rate_limit_key: str = "30/minute"  # activation and password-change-with-key
     # Reset mails per client address and e-mail address.
     rate_limit_reset_per_account: str = "3/hour"

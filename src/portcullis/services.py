@@ -20,6 +20,7 @@ from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
+from portcullis.core.email_change import EmailChanges
 from portcullis.core.folders import Folders
 from portcullis.core.impersonation import Impersonation
 from portcullis.core.keys import Keys, Links
@@ -104,6 +105,7 @@ class Services:
     hasher: PasswordHasher
     accounts: Accounts
     profiles: Profiles
+    email_changes: EmailChanges
     sessions: Sessions
     admin: Administration
     login: SignIn
@@ -179,6 +181,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             KeyPurpose.ACTIVATION: timedelta(seconds=settings.activation_key_lifetime_seconds),
             KeyPurpose.PASSWORD_SETUP: timedelta(seconds=settings.activation_key_lifetime_seconds),
             KeyPurpose.PASSWORD_RESET: timedelta(seconds=settings.reset_key_lifetime_seconds),
+            # Proves an address as activation does, so it lasts as long.
+            KeyPurpose.EMAIL_CHANGE: timedelta(seconds=settings.activation_key_lifetime_seconds),
         },
     )
     captcha = (
@@ -186,12 +190,13 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         if settings.captcha_secret
         else None
     )
+    links = Links(settings.all_instances, settings.dev_instances)
     accounts = Accounts(
         unit_of_work,
         hasher,
         password_policy,
         keys,
-        Links(settings.all_instances, settings.dev_instances),
+        links,
         captcha,
         clock,
         AccountPolicy(
@@ -233,6 +238,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hasher=hasher,
         accounts=accounts,
         profiles=Profiles(unit_of_work, audit),
+        email_changes=EmailChanges(unit_of_work, keys, links, clock, audit, limiter),
         sessions=sessions,
         admin=Administration(
             unit_of_work,

@@ -47,6 +47,17 @@ class KeyPurpose(StrEnum):
     ACTIVATION = "activation"
     PASSWORD_SETUP = "password_setup"  # noqa: S105 (a purpose's name, not a secret)
     PASSWORD_RESET = "password_reset"  # noqa: S105
+    EMAIL_CHANGE = "email_change"  # proves a new address before the account takes it
+
+
+@dataclass(frozen=True, slots=True)
+class UsedKey:
+    """A one-time key that was live: whose, what for, and (an e-mail change) the address
+    it was mailed to."""
+
+    account_id: int
+    purpose: KeyPurpose
+    new_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +182,9 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class ProfileChange:
-    """A signed-in user's edit of their own profile; None leaves a value as it is."""
+    """A signed-in user's edit of their own profile; None leaves a value as it is.
+    (The e-mail changes only once proven: core.email_change.)"""
 
-    email: str | None = None
     full_name: str | None = None
     # Replaces the fields of each dialect named here; other dialects' stay as they are.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
@@ -193,6 +204,9 @@ class AuditKind(StrEnum):
     REGISTERED = "registered"
     ACTIVATED = "activated"  # the e-mail proven by a mailed key (and a pending account active)
     PROFILE_UPDATED = "profile_updated"  # detail: the names of what changed
+    # detail "requested" (subject: the new address, mailed a key) or "changed" (subject:
+    # the address given up, which is told so).
+    EMAIL_CHANGED = "email_changed"
     RESET_REQUESTED = "reset_requested"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.

@@ -18,6 +18,7 @@ from portcullis.core.models import (
     Notice,
     Permission,
     Session,
+    UsedKey,
 )
 
 
@@ -45,6 +46,10 @@ class AccountStore(Protocol):
 
     async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None: ...
     async def set_email_verified(self, account_id: int, verified: bool) -> None: ...
+    async def set_email(self, account_id: int, email: str) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        ...
+
     async def set_profile(
         self,
         account_id: int,
@@ -102,14 +107,15 @@ class KeyStore(Protocol):
         key_hash: bytes,
         created_at: datetime,
         expires_at: datetime,
+        new_email: str | None = None,
     ) -> None:
         """Store a key, voiding every older key of the same account and purpose."""
         ...
 
     async def consume(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
-    ) -> tuple[int, KeyPurpose] | None:
-        """Delete a live key and return its account and purpose; None if there is none.
+    ) -> UsedKey | None:
+        """Delete a live key and return what it was for; None if there is none.
 
         Runs in the caller's transaction, so of two racing uses exactly one wins.
         """

@@ -25,6 +25,7 @@ from portcullis.core.models import (
     Permission,
     Session,
     StorageMode,
+    UsedKey,
 )
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
@@ -187,6 +188,14 @@ class SqlAccountStore:
     async def set_email_verified(self, account_id: int, verified: bool) -> None:
         await self._update(account_id, email_verified=verified)
 
+    async def set_email(self, account_id: int, email: str) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        try:
+            async with self._db.begin_nested():
+                await self._update(account_id, email=email)
+        except IntegrityError:
+            raise DuplicateAccount("email") from None
+
     async def set_profile(
         self,
         account_id: int,
@@ -266,6 +275,7 @@ class SqlKeyStore:
         key_hash: bytes,
         created_at: datetime,
         expires_at: datetime,
+        new_email: str | None = None,
     ) -> None:
         await self._db.execute(
             delete(one_time_keys).where(
@@ -279,6 +289,7 @@ class SqlKeyStore:
                 purpose=purpose.value,
                 created_at=epoch(created_at),
                 expires_at=epoch(expires_at),
+                new_email=new_email,
             )
         )
 
@@ -292,17 +303,21 @@ class SqlKeyStore:
 
     async def consume(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
-    ) -> tuple[int, KeyPurpose] | None:
+    ) -> UsedKey | None:
         # DELETE ... RETURNING: the row lock (PostgreSQL) or the write lock (SQLite) makes
         # the second of two racing uses find nothing.
         row = (
             await self._db.execute(
                 delete(one_time_keys)
                 .where(self._live(key_hash, purposes, now))
-                .returning(one_time_keys.c.account_id, one_time_keys.c.purpose)
+                .returning(
+                    one_time_keys.c.account_id,
+                    one_time_keys.c.purpose,
+                    one_time_keys.c.new_email,
+                )
             )
         ).first()
-        return (row.account_id, KeyPurpose(row.purpose)) if row else None
+        return UsedKey(row.account_id, KeyPurpose(row.purpose), row.new_email) if row else None
 
     async def peek(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
