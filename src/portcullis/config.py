@@ -130,7 +130,24 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        limits.parse(value)  # raises ValueError on a malformed limit
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f'"{value}" is not a rate such as 30/minute') from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        kind = scheme.split("+", 1)[0].lower()
+        if kind == "postgres":
+            raise ValueError("write postgresql:// (SQLAlchemy no longer reads postgres://)")
+        if kind not in ("sqlite", "postgresql"):
+            said = f"{kind} is not supported" if kind else "not a database URL"
+            raise ValueError(f"{said}; use sqlite:/// or postgresql://")
         return value
 
     @field_validator("trusted_proxies")

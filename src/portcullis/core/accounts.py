@@ -319,6 +319,8 @@ class Accounts:
             used = await self._keys.consume(uow, key, *ADDRESS_KEYS)
             account = await uow.accounts.by_id(used.account_id) if used else None
             if used and account and used.purpose is KeyPurpose.EMAIL_CHANGE and used.new_email:
+                if account.status is AccountStatus.DISABLED:
+                    raise InvalidKey()
                 await take_new_address(
                     uow, account, used.new_email, self._clock, self._audit, client
                 )

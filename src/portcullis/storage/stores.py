@@ -188,6 +188,9 @@ class SqlAccountStore:
     async def set_email_verified(self, account_id: int, verified: bool) -> None:
         await self._update(account_id, email_verified=verified)
 
+    async def set_superuser(self, account_id: int, superuser: bool) -> None:
+        await self._update(account_id, superuser=superuser)
+
     async def set_email(self, account_id: int, email: str) -> None:
         """Raises DuplicateAccount("email") if another account has ``email``."""
         try:
