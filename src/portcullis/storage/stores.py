@@ -168,6 +168,14 @@ class SqlAccountStore:
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         await self._update(account_id, password_hash=password_hash)
 
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        result = await self._db.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.password_hash == old)
+            .values(password_hash=new)
+        )
+        return result.rowcount == 1
+
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises DuplicateAccount("username") if another account's name folds to it."""
         try:
