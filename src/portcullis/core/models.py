@@ -72,6 +72,9 @@ class Account:
     # Each adapter's own fields, under the adapter's name ("trackhub": {...}). The core
     # keeps them opaque, so a dialect adds fields without the core learning of them.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    # The id the account's folder path was built with by the service it was imported
+    # from (BioStudies); None: its own id.
+    folder_id: int | None = None
 
     @property
     def active(self) -> bool:

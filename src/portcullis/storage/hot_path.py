@@ -46,7 +46,7 @@ CONNECTION_LOST = (
 
 _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields"""
+       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields, a.folder_id"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
@@ -153,6 +153,7 @@ def _account(account_id: int, columns: Any, password_hash: str | None = None) ->
         password_hash=password_hash,
         email_verified=bool(columns[13]),
         dialect_fields=dialect_fields_of(columns[14]),
+        folder_id=columns[15],
     )
 
 

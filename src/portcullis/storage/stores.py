@@ -81,6 +81,7 @@ def account_from_row(row: Any) -> Account:
         password_hash=row.password_hash,
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
+        folder_id=row.folder_id,
     )
 
 
