@@ -169,6 +169,22 @@ def add_account(
     return asyncio.run(create())
 
 
+def stored_account(settings: Settings, email_address: str) -> Account:
+    """The account as stored, password hash and all."""
+
+    async def read() -> Account:
+        services = build_services(settings)
+        try:
+            async with services.unit_of_work() as uow:
+                account = await uow.accounts.by_email(email_address)
+                assert account is not None
+                return account
+        finally:
+            await services.close()
+
+    return asyncio.run(read())
+
+
 def grant(settings: Settings, email_address: str, tag: str) -> None:
     async def run() -> None:
         services = build_services(settings)

@@ -10,24 +10,14 @@ import pytest
 from portcullis.config import Settings
 from portcullis.hashing import legacy
 from portcullis.services import build_services
-from tests.support import RunningServer, add_account
+from tests.support import RunningServer, add_account, stored_account
 
 SHA1_123456 = legacy.biostudies_sha1(hashlib.sha1(b"123456").digest())
 PERL_GOD = legacy.thr_perl("salz", "Zx9ldqBNVMpsd/eRE+8veCK3fl7OXFcNTu458u1p2XY")
 
 
 def stored_hash(settings: Settings, email: str) -> str | None:
-    async def read() -> str | None:
-        services = build_services(settings)
-        try:
-            async with services.unit_of_work() as uow:
-                account = await uow.accounts.by_email(email)
-                assert account is not None
-                return account.password_hash
-        finally:
-            await services.close()
-
-    return asyncio.run(read())
+    return stored_account(settings, email).password_hash
 
 
 def set_hash(settings: Settings, email: str, password_hash: str) -> None:

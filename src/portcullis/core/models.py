@@ -201,6 +201,7 @@ class AuditKind(StrEnum):
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
+    IMPORTED = "imported"  # detail: where from ("biostudies:3"); by `portcullis import`
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
 
 

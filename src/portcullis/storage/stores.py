@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portcullis.core.errors import DuplicateAccount
+from portcullis.core.imports import ImportedAccount
 from portcullis.core.models import (
     AccessType,
     Account,
@@ -90,6 +91,26 @@ def username_key(username: str | None) -> str | None:
     return canonical_login(username) if username is not None else None
 
 
+def account_values(account: NewAccount | ImportedAccount) -> dict[str, Any]:
+    """The columns a new account and an imported one alike are given."""
+    return {
+        "email": account.email,
+        "username": account.username,
+        "username_key": username_key(account.username),
+        "full_name": account.full_name,
+        "orcid": account.orcid,
+        "password_hash": account.password_hash,
+        "secret": account.secret,
+        "status": account.status.value,
+        "superuser": account.superuser,
+        "notifications_enabled": account.notifications_enabled,
+        "created_at": epoch(account.created_at),
+        "storage_mode": account.storage_mode.value,
+        "email_verified": account.email_verified,
+        "dialect_fields": {k: dict(v) for k, v in account.dialect_fields.items()} or None,
+    }
+
+
 def session_from_row(row: Row[Any]) -> Session:
     return Session(
         id=row.id,
@@ -123,24 +144,7 @@ class SqlAccountStore:
         return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
-        values: dict[str, Any] = {
-            "email": account.email,
-            "username": account.username,
-            "username_key": username_key(account.username),
-            "full_name": account.full_name,
-            "orcid": account.orcid,
-            "password_hash": account.password_hash,
-            "secret": account.secret,
-            "status": account.status.value,
-            "superuser": account.superuser,
-            "notifications_enabled": account.notifications_enabled,
-            "permissions": [],
-            "deny_tags": [],
-            "created_at": epoch(account.created_at),
-            "storage_mode": account.storage_mode.value,
-            "email_verified": account.email_verified,
-            "dialect_fields": dict(account.dialect_fields) or None,
-        }
+        values = {**account_values(account), "permissions": [], "deny_tags": []}
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
             async with self._db.begin_nested():
