@@ -7,6 +7,7 @@ import base64
 import hashlib
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from portcullis.config import Settings
-from tests.conftest import MakeServer
+from tests.conftest import MakeServer, SettingsFactory
 from tests.importers.sources import (
     THR_PERL_SCHEMA,
     THR_SCHEMA,
@@ -209,8 +210,9 @@ def test_the_perl_registry_from_mariadb(settings: Settings, make_server: MakeSer
 
 
 def test_the_perl_registry_from_sqlite(
-    tmp_path: Path, settings: Settings, make_server: MakeServer
+    tmp_path: Path, settings_for: SettingsFactory, make_server: MakeServer
 ) -> None:
+    settings = settings_for(session_idle_seconds=1)
     path = tmp_path / "thr.sqlite"
     with sqlite3.connect(path) as raw:
         for statement in THR_PERL_SCHEMA:
@@ -219,7 +221,15 @@ def test_the_perl_registry_from_sqlite(
         fill_perl(connection)
     done = import_cli(settings, "thr-perl", str(path), "--salt", PERL_SALT)
     assert "imported 2 account(s)" in done.stdout, done.stderr
-    check_perl_users(make_server(settings))
+    server = make_server(settings)
+    check_perl_users(server)
+    with server.client() as client:
+        signed_in = thr_login(client, "hexuser", "grüß").json()["auth_token"]
+        time.sleep(1.5)
+        # A script's imported token is not ended for being idle; a sign-in's session is.
+        for token, status in ((PERL_TOKEN, 200), (signed_in, 401)):
+            answer = client.get("/api/user", headers={"Authorization": f"Token {token}"})
+            assert answer.status_code == status
     assert (
         "nothing changed" in import_cli(settings, "thr-perl", str(path), "--salt", PERL_SALT).stdout
     )

@@ -84,16 +84,19 @@ class Arrival:
     tokens: tuple[StoredToken, ...]
 
 
-class ImportStore(Protocol):
-    async def already_imported(self, refs: Sequence[str]) -> set[str]:
-        """Which of ``refs`` an earlier run brought."""
-        ...
+@dataclass
+class Present:
+    """What the accounts here hold already, read once when an import starts: per-batch
+    lookups cost more than the inserts (PostgreSQL plans them for the empty table it saw
+    first). Who registers during the import is caught by the unique indexes instead."""
 
-    async def taken(
-        self, emails: Sequence[str], username_keys: Sequence[str]
-    ) -> tuple[set[str], set[str]]:
-        """Which e-mails and folded usernames accounts here have already."""
-        ...
+    refs: set[str]  # the source rows earlier runs brought
+    emails: set[str]
+    username_keys: set[str]
+
+
+class ImportStore(Protocol):
+    async def present(self) -> Present: ...
 
     async def add(self, arrivals: Sequence[Arrival], at: datetime) -> list[str]:
         """Store ``arrivals`` (accounts, keys, sessions, an ``imported`` audit event each)
@@ -234,25 +237,26 @@ class Importer:
         """
         kept = screened(accounts, summary)
         progress(len(accounts) - len(kept))
+        present = await self._store.present()
         size = self._policy.batch_size
         for start in range(0, len(kept), size):
             batch = kept[start : start + size]
-            await self._batch(batch, summary, now)
+            await self._batch(batch, present, summary, now)
             progress(len(batch))
         return summary
 
     async def _batch(
-        self, batch: Sequence[ImportedAccount], summary: ImportSummary, now: datetime
+        self,
+        batch: Sequence[ImportedAccount],
+        present: Present,
+        summary: ImportSummary,
+        now: datetime,
     ) -> None:
-        known = await self._store.already_imported([a.source_ref for a in batch])
-        summary.already += len(known)
-        fresh = [a for a in batch if a.source_ref not in known]
-        emails, usernames = await self._store.taken(
-            [a.email for a in fresh], [canonical_login(a.username) for a in fresh if a.username]
-        )
+        fresh = [a for a in batch if a.source_ref not in present.refs]
+        summary.already += len(batch) - len(fresh)
         arrivals = []
         for account in fresh:
-            reason = _taken(account, emails, usernames)
+            reason = _taken(account, present.emails, present.username_keys)
             if reason:
                 summary.skipped[reason] += 1
                 summary.refusals.append((account.source_ref, reason))

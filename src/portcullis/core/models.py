@@ -123,6 +123,9 @@ class Session:
     # The e-mail of the superuser who opened this session on the owner's behalf ("log in
     # as"); None for a session its owner opened.
     opened_by: str | None = None
+    # A token another service issued, brought by an import: scripts use it now and then,
+    # so only its lifetime ends it, not the idle limit.
+    api_token: bool = False
 
 
 @dataclass(frozen=True, slots=True)

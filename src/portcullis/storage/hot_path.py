@@ -53,7 +53,7 @@ _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.sta
 # query (GatheredLookups), and each check is handed the row of its own token.
 _SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, s.opened_by, {_ACCOUNT_COLUMNS}, s.token_hash
+       s.client_address, s.user_agent, s.opened_by, s.api_token, {_ACCOUNT_COLUMNS}, s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash {{match}}
 """  # noqa: S608
@@ -167,8 +167,9 @@ def _session_and_account(row: Any) -> tuple[Session, Account]:
         client_address=row[5],
         user_agent=row[6],
         opened_by=row[7],
+        api_token=bool(row[8]),
     )
-    return session, _account(row[0], row[8:])
+    return session, _account(row[0], row[9:])
 
 
 def _login_account(row: Any) -> Account:

@@ -14,13 +14,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from portcullis.core.imports import Arrival
+from portcullis.core.imports import Arrival, Present
 from portcullis.core.models import AuditKind
 from portcullis.storage.stores import account_values, epoch, permissions_json
 from portcullis.storage.tables import accounts, audit_log, one_time_keys, sessions
-
-# PostgreSQL takes at most 65,535 bound values a statement; SQLite 32,766.
-_LOOKUP_CHUNK = 900
 
 
 def _account_row(arrival: Arrival) -> dict[str, Any]:
@@ -57,6 +54,7 @@ def _dependants(
             "last_seen_at": epoch(at),
             "expires_at": epoch(token.expires_at),
             "user_agent": "imported API token",
+            "api_token": True,
         }
         for token in arrival.tokens
     ]
@@ -74,25 +72,16 @@ class SqlImportStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
 
-    async def already_imported(self, refs: Sequence[str]) -> set[str]:
-        return await self._present(accounts.c.imported_from, refs)
-
-    async def taken(
-        self, emails: Sequence[str], username_keys: Sequence[str]
-    ) -> tuple[set[str], set[str]]:
-        return (
-            await self._present(accounts.c.email, emails),
-            await self._present(accounts.c.username_key, username_keys),
-        )
-
-    async def _present(self, column: Any, values: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    async def present(self) -> Present:
+        columns = (accounts.c.imported_from, accounts.c.email, accounts.c.username_key)
+        found: tuple[set[str], set[str], set[str]] = (set(), set(), set())
         async with self._engine.connect() as connection:
-            for start in range(0, len(values), _LOOKUP_CHUNK):
-                chunk = values[start : start + _LOOKUP_CHUNK]
-                rows = await connection.execute(select(column).where(column.in_(chunk)))
-                found.update(row[0] for row in rows)
-        return found
+            result = await connection.stream(select(*columns))
+            async for row in result:
+                for values, value in zip(found, row, strict=True):
+                    if value is not None:
+                        values.add(value)
+        return Present(*found)
 
     async def add(self, arrivals: Sequence[Arrival], at: datetime) -> list[str]:
         if not arrivals:

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -121,6 +121,7 @@ def session_from_row(row: Row[Any]) -> Session:
         client_address=row.client_address,
         user_agent=row.user_agent,
         opened_by=row.opened_by,
+        api_token=bool(row.api_token),
     )
 
 
@@ -261,7 +262,10 @@ class SqlSessionStore:
             delete(sessions).where(
                 or_(
                     sessions.c.expires_at <= epoch(now),
-                    sessions.c.last_seen_at <= epoch(idle_since),
+                    and_(
+                        sessions.c.last_seen_at <= epoch(idle_since),
+                        sessions.c.api_token == false(),
+                    ),
                 )
             )
         )

@@ -80,6 +80,8 @@ sessions = Table(
     # The superuser who opened it on the owner's behalf, by e-mail: kept as it was then,
     # for the owner's session list (the audit trail has the superuser's id).
     Column("opened_by", String(254), nullable=True),
+    # An imported API token: ended by its lifetime only, never for being idle.
+    Column("api_token", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id"),
 )
 
