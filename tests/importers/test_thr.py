@@ -25,7 +25,8 @@ from tests.importers.sources import (
     insert,
     mariadb_database,
 )
-from tests.importers.support import import_cli
+from tests.importers.support import env_of, import_cli
+from tests.processes import run_cli
 from tests.support import RunningServer, stored_account
 
 GOD_1M = "pbkdf2_sha256$1000000$abcdefghijklmnopqrstuv$N3iWXqLMrktE4t5DznuiD1flNvbRNjCIIaRBmSu0jVY="
@@ -67,7 +68,9 @@ def django_user(id: int, username: str, email: str, password: str, **fields: Any
 DJANGO_USERS = [
     django_user(1, "god", "god@example.org", GOD_1M, is_superuser=1),
     django_user(2, "hubber", "hub@example.org", django_hash("hub pass")),
-    django_user(3, "carried", "perl@example.org", perl_hash("from perl"), is_active=1),
+    # Carried over from the Perl registry: its hash as it was, inactive in Django.
+    django_user(3, "carried", "perl@example.org", perl_hash("from perl"), is_active=0),
+    django_user(10, "gone", "gone@example.org", django_hash("left"), is_active=0),
     django_user(4, "nopass", "nopass@example.org", "!" + "x" * 40),
     django_user(5, "Case", "Same@example.org", django_hash("a")),
     django_user(6, "case2", "same@example.org", django_hash("b")),
@@ -91,6 +94,7 @@ def check_registry_users(server: RunningServer, settings: Settings) -> None:
         answer = client.post("/auth/login", json={"login": "god", "password": "god"})
         assert answer.status_code == 200 and answer.json()["superuser"] is True
         assert thr_login(client, "nopass", "!" + "x" * 40).status_code == 401
+        assert thr_login(client, "gone", "left").status_code == 401  # inactive stays so
         profile = client.get("/api/user", headers={"Authorization": f"Token {TOKEN}"})
         assert profile.status_code == 200, profile.text
         assert profile.json()["username"] == "hubber"
@@ -104,7 +108,7 @@ def check_registry_users(server: RunningServer, settings: Settings) -> None:
 
 
 def check_summary(stdout: str) -> None:
-    assert "imported 5 account(s), 0 tag permission(s), 0 key(s), 1 token(s)" in stdout
+    assert "imported 6 account(s), 0 tag permission(s), 0 key(s), 1 token(s)" in stdout
     for reason, count in (("email_differs_by_case", 2), ("email_duplicate_in_source", 2)):
         assert f"skipped ({reason}): {count}" in stdout
     assert "note (username_not_kept): 1" in stdout
@@ -202,7 +206,9 @@ def test_the_perl_registry_from_mariadb(settings: Settings, make_server: MakeSer
     with mariadb_database(THR_PERL_SCHEMA) as url:
         with connect(url) as connection:
             fill_perl(connection)
-        done = import_cli(settings, "thr-perl", url, "--salt", PERL_SALT)
+        # The salt from the environment, out of the process list.
+        env = {**env_of(settings), "PORTCULLIS_IMPORT_SALT": PERL_SALT}
+        done = run_cli(env, "import", "thr-perl", url)
     assert "imported 2 account(s), 0 tag permission(s), 0 key(s), 1 token(s)" in done.stdout, (
         done.stderr
     )

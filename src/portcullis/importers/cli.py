@@ -29,7 +29,11 @@ importing = typer.Typer(help="Bring accounts from another service.", no_args_is_
 
 DRY_RUN = typer.Option("--dry-run", help="Say what would change; change nothing.")
 BATCH = typer.Option(min=1, max=10_000, help="Accounts per transaction.")
-SALT = typer.Option(help="The Perl registry's password salt (its configuration's pre_salt).")
+SALT = typer.Option(
+    envvar="PORTCULLIS_IMPORT_SALT",
+    help="The Perl registry's password salt (its configuration's pre_salt); from the "
+    "environment, it stays out of the process list.",
+)
 Prepare = Callable[[Settings], None]
 _prepare: list[Prepare] = []
 

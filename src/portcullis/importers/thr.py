@@ -34,6 +34,7 @@ USER_COLUMNS = (
     "is_account_activated",
 )
 PERL_HASH_LENGTH = 43
+PERL_TAG = legacy.tagged(legacy.THR_PERL, "")
 
 
 def read(url_or_file: str, now: datetime, salt: str | None = None) -> list[ImportedAccount]:
@@ -77,10 +78,17 @@ def password_hash(field: str, salt: str | None) -> str | None:
     return None
 
 
+def may_sign_in(user: Mapping[str, Any], password: str | None) -> bool:
+    """``is_active``; and a row carried over from the Perl registry, which Django kept
+    inactive only because it could not check its hash: with the salt, it can be."""
+    return flag(user.get("is_active")) or (password or "").startswith(PERL_TAG)
+
+
 def account_of(
     user: Mapping[str, Any], token: str | None, now: datetime, salt: str | None
 ) -> ImportedAccount:
     first, last = text(user.get("first_name")), text(user.get("last_name"))
+    password = password_hash(text(user.get("password")), salt)
     full_name = full_name_of(first, last)
     interval = text(user.get("check_interval"))
     own = {
@@ -93,8 +101,8 @@ def account_of(
         email=text(user.get("email")),
         username=text(user.get("username")) or None,
         full_name=full_name,
-        password_hash=password_hash(text(user.get("password")), salt),
-        status=AccountStatus.ACTIVE if flag(user.get("is_active")) else AccountStatus.DISABLED,
+        password_hash=password,
+        status=AccountStatus.ACTIVE if may_sign_in(user, password) else AccountStatus.DISABLED,
         created_at=utc(user.get("date_joined")) or now,
         superuser=flag(user.get("is_superuser")),
         email_verified=flag(user.get("is_account_activated")),
