@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import pytest
 
 from portcullis.config import Settings
 from portcullis.hashing import legacy
-from portcullis.services import build_services
-from tests.support import RunningServer, add_account, stored_account
+from tests.support import RunningServer, add_account, set_password_hash, stored_account
 
 SHA1_123456 = legacy.biostudies_sha1(hashlib.sha1(b"123456").digest())
 PERL_GOD = legacy.thr_perl("salz", "Zx9ldqBNVMpsd/eRE+8veCK3fl7OXFcNTu458u1p2XY")
@@ -20,24 +18,10 @@ def stored_hash(settings: Settings, email: str) -> str | None:
     return stored_account(settings, email).password_hash
 
 
-def set_hash(settings: Settings, email: str, password_hash: str) -> None:
-    async def write() -> None:
-        services = build_services(settings)
-        try:
-            async with services.unit_of_work() as uow:
-                account = await uow.accounts.by_email(email)
-                assert account is not None
-                await uow.accounts.set_password_hash(account.id, password_hash)
-        finally:
-            await services.close()
-
-    asyncio.run(write())
-
-
 @pytest.fixture
 def imported(settings: Settings) -> str:
     add_account(settings, "old@example.org", username="olduser", full_name="Old User")
-    set_hash(settings, "old@example.org", SHA1_123456)
+    set_password_hash(settings, "old@example.org", SHA1_123456)
     return "old@example.org"
 
 
@@ -82,7 +66,7 @@ def test_the_stored_hash_is_no_password(
 
 
 def test_the_perl_registry_s_hash(server: RunningServer, settings: Settings, imported: str) -> None:
-    set_hash(settings, imported, PERL_GOD)
+    set_password_hash(settings, imported, PERL_GOD)
     assert registry_login(server, "olduser", "god") == 200
     assert (stored_hash(settings, imported) or "").startswith("$argon2id$")
 
@@ -91,6 +75,6 @@ def test_the_perl_registry_s_hash(server: RunningServer, settings: Settings, imp
 def test_unusable_hashes_never_sign_in(
     server: RunningServer, settings: Settings, imported: str, unusable: str
 ) -> None:
-    set_hash(settings, imported, unusable)
+    set_password_hash(settings, imported, unusable)
     for typed in ("", unusable, "!"):
         assert biostudies_login(server, imported, typed) in (400, 401)
