@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
 import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 
+from portcullis.core.passwords import HashThreads, LocalHashing, PasswordHasher, argon2id
+from portcullis.hash_service import HashService, RemoteHashing
 from portcullis.hashing import legacy
 
 DJANGO_GOD = (
@@ -117,3 +120,26 @@ class TestPerlRegistry:
 def test_untagged_and_unknown_schemes_never_match() -> None:
     assert not legacy.verify("7c4a8d09ca3762af61e59520943dc26494f8941b", "123456")
     assert not legacy.verify("legacy-md5$e10adc3949ba59abbe56e057f20f883e", "123456")
+
+
+def test_the_workers_hash_service_checks_legacy_hashes_too() -> None:
+    """With several workers a login's hashes go to serve's process: legacy ones as well."""
+    argon2 = argon2id(1024, 1, 1)
+    service = HashService(LocalHashing(argon2, HashThreads(1), legacy.LegacyVerifier()))
+    stored = legacy.thr_perl("salz", "Zx9ldqBNVMpsd/eRE+8veCK3fl7OXFcNTu458u1p2XY")
+
+    async def run() -> tuple[bool, bool, str | None]:
+        hasher = PasswordHasher(argon2, RemoteHashing(str(service.path)))
+        try:
+            wrong = await hasher.verify(stored, "dog")
+            right = await hasher.verify(stored, "god")
+            return wrong.ok, right.ok, right.new_hash
+        finally:
+            hasher.close()
+
+    try:
+        wrong, right, new_hash = asyncio.run(run())
+    finally:
+        service.close()
+    assert (wrong, right) == (False, True)
+    assert new_hash is not None and new_hash.startswith("$argon2id$")
