@@ -133,21 +133,30 @@ def test_a_dry_run_counts_and_writes_nothing(source: str, settings: Settings) ->
     assert "imported 4 account(s)" in real.stdout
 
 
-def test_an_older_schema_without_the_newer_columns(settings: Settings) -> None:
+def test_an_older_schema_without_the_newer_columns(
+    settings: Settings, make_server: MakeServer
+) -> None:
+    # Before 2022 the ORCID iD sat in auxProfileInfo; storageMode and lastActivity came later.
     older = [
         s.replace(
-            ", storageMode VARCHAR(16),\n        orcid VARCHAR(255), lastActivity DATETIME", ""
+            ", storageMode VARCHAR(16),\n        orcid VARCHAR(255), lastActivity DATETIME",
+            ", auxProfileInfo LONGTEXT",
         )
         for s in BIOSTUDIES_SCHEMA
     ]
-    assert "storageMode" not in older[0]
+    assert "storageMode" not in older[0] and "auxProfileInfo" in older[0]
     with mariadb_database(older) as url:
         row = {
             k: v
             for k, v in user(3, "a@example.org", "pw").items()
             if k not in ("storageMode", "orcid")
         }
+        row["auxProfileInfo"] = '{"orcid":"0000-0002-1825-0097"}'
         with connect(url) as connection:
             insert(connection, "User", [row])
         done = import_cli(settings, "biostudies", url)
     assert "imported 1 account(s)" in done.stdout, done.stderr
+    with make_server(settings).client() as client:
+        profile = login(client, "a@example.org", "pw").json()
+    assert profile["orcid"] == "0000-0002-1825-0097"
+    assert profile["uploadType"] == "nfs"

@@ -6,6 +6,7 @@ the folder path ``secret[0:2]/secret[2:]-a<id>``, which names folders on disk.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,8 +32,10 @@ USER_COLUMNS = (
     "notificationsEnabled",
     "storageMode",
     "orcid",
+    "auxProfileInfo",  # before 2022: where the ORCID iD was kept
     "lastActivity",
 )
+ORCID_IN_TEXT = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
 # The rows the service makes for itself: no password, never signed in to.
 SYSTEM_NAMES = ("@Guest", "@System", "@Default")
 SYSTEM_EMAILS = ("default_user@ebi.ac.uk",)
@@ -98,7 +101,7 @@ def account_of(
         storage_mode=StorageMode.FTP
         if text(user.get("storageMode")).upper() == "FTP"
         else StorageMode.NFS,
-        orcid=text(user.get("orcid")) or None,
+        orcid=text(user.get("orcid")) or orcid_in(text(user.get("auxProfileInfo"))),
         secret=text(user.get("secret")) or None,
         folder_id=int(user["id"]),
         last_activity_at=utc(user.get("lastActivity")),
@@ -106,6 +109,12 @@ def account_of(
         keys=((purpose, key),) if key else (),
         refused="system_account" if _is_system(user) else None,
     )
+
+
+def orcid_in(aux_profile_info: str) -> str | None:
+    """The ORCID iD in the older ``auxProfileInfo`` text, whatever its shape around it."""
+    found = ORCID_IN_TEXT.search(aux_profile_info)
+    return found.group(0) if found else None
 
 
 def _is_system(user: Mapping[str, Any]) -> bool:
