@@ -13,7 +13,8 @@ import pytest
 from portcullis.config import Settings
 from tests.conftest import MakeServer
 from tests.importers.sources import BIOSTUDIES_SCHEMA, connect, insert, mariadb_database
-from tests.importers.support import import_cli
+from tests.importers.support import env_of, import_cli
+from tests.processes import run_cli
 from tests.support import add_account, stored_account
 
 ADMIN_SECRET = "69214a2f-f80b-4f33-86b7-26d3bd0453aa"
@@ -118,8 +119,11 @@ def test_users_sign_in_as_before_with_the_same_folder_and_tags(
 
 def test_a_second_run_changes_nothing_and_says_so(source: str, settings: Settings) -> None:
     assert import_cli(settings, "biostudies", source).returncode == 0
+    before = run_cli(env_of(settings), "export", "--with-hashes").stdout
     again = import_cli(settings, "biostudies", source)
     assert again.returncode == 0, again.stderr
+    assert run_cli(env_of(settings), "export", "--with-hashes").stdout == before
+    assert len(before.splitlines()) == 4
     assert "imported 0 account(s)" in again.stdout
     assert "already here from an earlier run: 4" in again.stdout
     assert "nothing changed" in again.stdout
