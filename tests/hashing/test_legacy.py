@@ -84,6 +84,11 @@ class TestDjango:
         stored = legacy.django("pbkdf2_sha256$999999999999$salt$AAAA")
         assert not legacy.verify(stored, "anything")
 
+    def test_hostile_argon2_memory_is_not_spent(self) -> None:
+        made = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1).hash("pw")
+        hostile = made.replace("m=1024", "m=4194304")
+        assert not legacy.verify(legacy.django("argon2" + hostile), "pw")
+
 
 class TestPerlRegistry:
     @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import hmac
 from collections.abc import Callable
 
 from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from portcullis.core.passwords import LEGACY_PREFIX
@@ -27,6 +28,9 @@ THR_PERL = "thr-perl"
 # make one login hold a hashing thread for minutes. Django 5.2 uses 1,000,000.
 MAX_PBKDF2_ITERATIONS = 10_000_000
 SHA1_BYTES = 20
+# Likewise for a row's argon2 parameters (Django's default: 100 MiB, 2 passes).
+MAX_ARGON2_KIB = 1024 * 1024
+MAX_ARGON2_TIME = 100
 
 
 def tagged(scheme: str, payload: str) -> str:
@@ -95,6 +99,9 @@ def _django_pbkdf2(digest: str, rest: str, password: str) -> bool:
 def _django_argon2(rest: str, password: str) -> bool:
     # Django writes argon2-cffi's own string after its "argon2" tag.
     try:
+        parameters = extract_parameters("$" + rest)
+        if parameters.memory_cost > MAX_ARGON2_KIB or parameters.time_cost > MAX_ARGON2_TIME:
+            return False
         return Argon2Hasher().verify("$" + rest, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
