@@ -88,3 +88,11 @@ def test_a_row_the_reader_refused_keeps_its_reason() -> None:
         [replace(BASE, source_ref="s:1", email="x@example.org", refused="system_account")]
     )
     assert refused == {"s:1": "system_account"} and kept == []
+
+
+def test_values_longer_than_their_columns_are_refused_alone() -> None:
+    long_secret = replace(BASE, source_ref="s:1", email="a@example.org", secret="x" * 65)
+    long_hash = replace(BASE, source_ref="s:2", email="b@example.org", password_hash="h" * 256)
+    refused, kept = reasons([long_secret, long_hash])
+    assert kept == []
+    assert refused == {"s:1": "secret_too_long", "s:2": "password_hash_too_long"}

@@ -33,6 +33,10 @@ from portcullis.core.validation import (
 )
 
 BATCH_SIZE = 1000
+# What accounts.secret and accounts.password_hash hold (storage/tables.py): a longer one
+# would fail its whole batch on PostgreSQL, so such a row is refused alone, up front.
+MAX_SECRET_LENGTH = 64
+MAX_HASH_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,10 @@ def _own_problem(account: ImportedAccount) -> str | None:
         return account.refused
     if email_problems(normalise_email(account.email)):
         return "invalid_email"
+    if len(account.secret or "") > MAX_SECRET_LENGTH:
+        return "secret_too_long"
+    if len(account.password_hash or "") > MAX_HASH_LENGTH:
+        return "password_hash_too_long"
     return None
 
 
