@@ -32,6 +32,7 @@ from portcullis.core.models import AccessType, Account, LinkTarget, Permission, 
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
+from portcullis.importers import cli as importers_cli
 from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
@@ -135,6 +136,11 @@ def _prepare_database(settings: Settings) -> None:
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
         )
+
+
+importers_cli.use_preparation(_prepare_database)
+app.add_typer(importers_cli.importing, name="import")
+app.command("export")(importers_cli.export)
 
 
 def server_options() -> dict[str, Any]:
@@ -245,6 +251,8 @@ OPERATOR_ERRORS = (
     SQLAlchemyError,  # the database: missing, refusing, not ours
     asyncpg.PostgresError,
     CommandError,  # Alembic
+    LookupError,  # an import's source lacks a table
+    ImportError,  # an import's driver is not installed (the `import` extra)
 )
 
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
+    # `portcullis import`: how long a pending user's mailed key, and a script's API token,
+    # go on working here, counted from the import.
+    import_key_lifetime_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    import_token_lifetime_seconds: int = Field(default=30 * 24 * 3600, gt=0)
 
     # Within what argon2 itself takes (checked again below), so a setting it would refuse
     # stops the service at start instead of failing every sign-in.

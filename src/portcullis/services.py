@@ -40,6 +40,7 @@ from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
 from portcullis.hash_service import HASH_SERVICE_SOCKET, RemoteHashing
 from portcullis.hash_slots import HashSlots
+from portcullis.hashing.legacy import LegacyVerifier
 from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
@@ -64,7 +65,7 @@ def local_hashing(settings: Settings) -> LocalHashing:
     bounded by slots shared with every process of this data directory."""
     concurrency = settings.effective_hash_concurrency
     gate = HashSlots(settings.data_dir, concurrency).held
-    return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate))
+    return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate), LegacyVerifier())
 
 
 def lockout_policy(settings: Settings) -> LockoutPolicy:

@@ -83,6 +83,9 @@ class Account:
     # Each adapter's own fields, under the adapter's name ("trackhub": {...}). The core
     # keeps them opaque, so a dialect adds fields without the core learning of them.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    # The id the account's folder path was built with by the service it was imported
+    # from (BioStudies); None: its own id.
+    folder_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -131,6 +134,9 @@ class Session:
     # The e-mail of the superuser who opened this session on the owner's behalf ("log in
     # as"); None for a session its owner opened.
     opened_by: str | None = None
+    # A token another service issued, brought by an import: scripts use it now and then,
+    # so only its lifetime ends it, not the idle limit.
+    api_token: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +218,7 @@ class AuditKind(StrEnum):
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
+    IMPORTED = "imported"  # detail: where from ("biostudies:3"); by `portcullis import`
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
 
 

@@ -22,6 +22,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 MAX_PASSWORD_LENGTH = 1024
 
+# A hash another service made, brought by an import: ``legacy-<scheme>$<as found>``. It is
+# verified by a LegacyVerifier once, then replaced by argon2id.
+LEGACY_PREFIX = "legacy-"
+
 T = TypeVar("T")
 
 
@@ -190,16 +194,36 @@ class Hashing(Protocol):
     def close(self) -> None: ...
 
 
+class LegacyVerifier(Protocol):
+    def verify(self, stored_hash: str, password: str) -> bool:
+        """Whether ``password`` made ``stored_hash`` (a LEGACY_PREFIX hash), in constant
+        time; False for a scheme it does not know. Runs on a hashing thread."""
+        ...
+
+
+def is_legacy(stored_hash: str) -> bool:
+    return stored_hash.startswith(LEGACY_PREFIX)
+
+
+def is_usable(stored_hash: str | None) -> bool:
+    """Whether a password can match: not NULL, not empty, not Django's unusable ``!...``."""
+    return bool(stored_hash) and not (stored_hash or "").startswith("!")
+
+
 class LocalHashing:
     """argon2id on this process's hashing threads, with a bounded number in flight.
 
     Hashing holds a core for tens of milliseconds and releases the GIL, so it runs
     on a few threads: token checks on the event loop never wait behind it, and a
-    login storm queues here instead of starving the process.
+    login storm queues here instead of starving the process. Legacy hashes go to
+    ``legacy`` on the same threads; without one they never match.
     """
 
-    def __init__(self, argon2: Argon2Hasher, threads: HashThreads):
+    def __init__(
+        self, argon2: Argon2Hasher, threads: HashThreads, legacy: LegacyVerifier | None = None
+    ):
         self._argon2 = argon2
+        self._legacy = legacy
         self.threads = threads
 
     async def hash(self, password: str) -> str:
@@ -219,6 +243,8 @@ class LocalHashing:
         return self._argon2.hash(password)
 
     def verify_now(self, stored_hash: str, password: str) -> bool:
+        if is_legacy(stored_hash):
+            return self._legacy is not None and self._legacy.verify(stored_hash, password)
         try:
             return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -241,9 +267,11 @@ class PasswordHasher:
 
         Raises Unavailable when the server's hash service cannot be reached.
         """
-        if stored_hash is None:
-            await self._hashing.verify(await self._decoy_hash(), normalise(password))
+        if stored_hash is None or not is_usable(stored_hash):
+            await self._spend_decoy(password)
             return Verdict(ok=False)
+        if is_legacy(stored_hash):
+            return await self._verify_legacy(stored_hash, password)
         ok = await self._hashing.verify(stored_hash, normalise(password))
         if ok and self._argon2.check_needs_rehash(stored_hash):
             return Verdict(ok=True, new_hash=await self.hash(password))
@@ -255,6 +283,18 @@ class PasswordHasher:
 
     def close(self) -> None:
         self._hashing.close()
+
+    async def _verify_legacy(self, stored_hash: str, password: str) -> Verdict:
+        """Checked as typed (the old service did not normalise), and either way followed by
+        one argon2id run: the new hash when right, the decoy when wrong, so a guess at an
+        imported account costs what one at any other account does."""
+        if await self._hashing.verify(stored_hash, password):
+            return Verdict(ok=True, new_hash=await self.hash(password))
+        await self._spend_decoy(password)
+        return Verdict(ok=False)
+
+    async def _spend_decoy(self, password: str) -> None:
+        await self._hashing.verify(await self._decoy_hash(), normalise(password))
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:

@@ -98,7 +98,7 @@ class Sessions:
         now = self._clock.now()
         if (
             now >= session.expires_at
-            or now - session.last_seen_at >= self._policy.idle
+            or (not session.api_token and now - session.last_seen_at >= self._policy.idle)
             or not account.active
         ):
             raise InvalidToken()

@@ -46,14 +46,14 @@ CONNECTION_LOST = (
 
 _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields"""
+       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields, a.folder_id"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
 # query (GatheredLookups), and each check is handed the row of its own token.
 _SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, s.opened_by, {_ACCOUNT_COLUMNS}, s.token_hash
+       s.client_address, s.user_agent, s.opened_by, s.api_token, {_ACCOUNT_COLUMNS}, s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash {{match}}
 """  # noqa: S608
@@ -153,6 +153,7 @@ def _account(account_id: int, columns: Any, password_hash: str | None = None) ->
         password_hash=password_hash,
         email_verified=bool(columns[13]),
         dialect_fields=dialect_fields_of(columns[14]),
+        folder_id=columns[15],
     )
 
 
@@ -166,8 +167,9 @@ def _session_and_account(row: Any) -> tuple[Session, Account]:
         client_address=row[5],
         user_agent=row[6],
         opened_by=row[7],
+        api_token=bool(row[8]),
     )
-    return session, _account(row[0], row[8:])
+    return session, _account(row[0], row[9:])
 
 
 def _login_account(row: Any) -> Account:

@@ -8,11 +8,12 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portcullis.core.errors import DuplicateAccount
+from portcullis.core.imports import ImportedAccount
 from portcullis.core.models import (
     AccessType,
     Account,
@@ -82,12 +83,33 @@ def account_from_row(row: Any) -> Account:
         password_hash=row.password_hash,
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
+        folder_id=row.folder_id,
     )
 
 
 def username_key(username: str | None) -> str | None:
     """The form a username is unique and looked up by (see tables.accounts)."""
     return canonical_login(username) if username is not None else None
+
+
+def account_values(account: NewAccount | ImportedAccount) -> dict[str, Any]:
+    """The columns a new account and an imported one alike are given."""
+    return {
+        "email": account.email,
+        "username": account.username,
+        "username_key": username_key(account.username),
+        "full_name": account.full_name,
+        "orcid": account.orcid,
+        "password_hash": account.password_hash,
+        "secret": account.secret,
+        "status": account.status.value,
+        "superuser": account.superuser,
+        "notifications_enabled": account.notifications_enabled,
+        "created_at": epoch(account.created_at),
+        "storage_mode": account.storage_mode.value,
+        "email_verified": account.email_verified,
+        "dialect_fields": {k: dict(v) for k, v in account.dialect_fields.items()} or None,
+    }
 
 
 def session_from_row(row: Row[Any]) -> Session:
@@ -100,6 +122,7 @@ def session_from_row(row: Row[Any]) -> Session:
         client_address=row.client_address,
         user_agent=row.user_agent,
         opened_by=row.opened_by,
+        api_token=bool(row.api_token),
     )
 
 
@@ -123,24 +146,7 @@ class SqlAccountStore:
         return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
-        values: dict[str, Any] = {
-            "email": account.email,
-            "username": account.username,
-            "username_key": username_key(account.username),
-            "full_name": account.full_name,
-            "orcid": account.orcid,
-            "password_hash": account.password_hash,
-            "secret": account.secret,
-            "status": account.status.value,
-            "superuser": account.superuser,
-            "notifications_enabled": account.notifications_enabled,
-            "permissions": [],
-            "deny_tags": [],
-            "created_at": epoch(account.created_at),
-            "storage_mode": account.storage_mode.value,
-            "email_verified": account.email_verified,
-            "dialect_fields": dict(account.dialect_fields) or None,
-        }
+        values = {**account_values(account), "permissions": [], "deny_tags": []}
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
             async with self._db.begin_nested():
@@ -168,6 +174,14 @@ class SqlAccountStore:
 
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         await self._update(account_id, password_hash=password_hash)
+
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        result = await self._db.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.password_hash == old)
+            .values(password_hash=new)
+        )
+        return result.rowcount == 1
 
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises DuplicateAccount("username") if another account's name folds to it."""
@@ -260,7 +274,10 @@ class SqlSessionStore:
             delete(sessions).where(
                 or_(
                     sessions.c.expires_at <= epoch(now),
-                    sessions.c.last_seen_at <= epoch(idle_since),
+                    and_(
+                        sessions.c.last_seen_at <= epoch(idle_since),
+                        sessions.c.api_token == false(),
+                    ),
                 )
             )
         )

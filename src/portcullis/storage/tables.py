@@ -58,7 +58,12 @@ accounts = Table(
     # Each dialect's own fields under its name ({"trackhub": {"affiliation": ...}}); NULL
     # is none. Opaque to the core: a dialect adds fields without a migration.
     Column("dialect_fields", JSON, nullable=True),
+    # The id another service built the folder path with; NULL is this row's own id.
+    Column("folder_id", BigInteger, nullable=True),
+    # Where an import found the account ("biostudies:3"), so a second run skips it.
+    Column("imported_from", String(96), nullable=True),
     Index(None, "username_key", unique=True),
+    Index(None, "imported_from", unique=True),
 )
 
 sessions = Table(
@@ -75,6 +80,8 @@ sessions = Table(
     # The superuser who opened it on the owner's behalf, by e-mail: kept as it was then,
     # for the owner's session list (the audit trail has the superuser's id).
     Column("opened_by", String(254), nullable=True),
+    # An imported API token: ended by its lifetime only, never for being idle.
+    Column("api_token", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id"),
 )
 
