@@ -31,6 +31,9 @@ COMMANDS = [
     ["migrate"],
     ["audit"],
     ["user"],
+    ["export"],
+    ["import"],
+    *(["import", source] for source in ("biostudies", "thr", "thr-perl", "portcullis")),
     *(
         ["user", name]
         for name in (

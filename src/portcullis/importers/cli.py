@@ -25,7 +25,9 @@ from portcullis.importers import biostudies, portcullis, thr, thr_perl
 from portcullis.services import build_services
 from portcullis.storage.imports import SqlImportStore
 
-importing = typer.Typer(help="Bring accounts from another service.", no_args_is_help=True)
+importing = typer.Typer(
+    help="Bring accounts from another service.", no_args_is_help=True, rich_markup_mode=None
+)
 
 DRY_RUN = typer.Option("--dry-run", help="Say what would change; change nothing.")
 BATCH = typer.Option(min=1, max=10_000, help="Accounts per transaction.")
@@ -131,7 +133,8 @@ def import_portcullis(
 
 def export(
     with_hashes: Annotated[
-        bool, typer.Option(help="Include password hashes and folder secrets.")
+        bool,
+        typer.Option("--with-hashes", help="Include password hashes and folder secrets."),
     ] = False,
 ) -> None:
     """Every account as JSON lines on stdout: what `portcullis import portcullis` reads."""
