@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging.config
 import os
 import sys
 import warnings
@@ -27,11 +28,16 @@ from portcullis.core.models import AccessType, Account, Permission, StorageMode
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
+from portcullis.observability import startup
+from portcullis.observability.logs import log_config
+from portcullis.observability.meters import fields, meters_for
+from portcullis.observability.multiprocess import metrics_directory
 from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
 
 T = TypeVar("T")
+log = logging.getLogger("portcullis")
 
 app = typer.Typer(
     help="Portcullis: accounts and sessions for research data portals.",
@@ -68,11 +74,23 @@ def _prepare_database(settings: Settings) -> None:
     database = _database(settings)
     state = _known_schema(database)
     if database.is_sqlite:
-        schema.upgrade(database)
+        _upgrade(database, state)
     elif not state.at_head:
         raise _fail(
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
+        )
+
+
+def _upgrade(database: DatabaseUrl, state: schema.SchemaState) -> None:
+    schema.upgrade(database)
+    if not state.at_head:
+        head = schema.head_revision(database)
+        log.info(
+            "schema migrated from %s to %s",
+            state.revision,
+            head,
+            extra=fields(event="migrated", from_revision=state.revision, to_revision=head),
         )
 
 
@@ -93,16 +111,29 @@ def serve(
 ) -> None:
     """Run the service under uvicorn."""
     settings = Settings()
-    _prepare_database(settings)
-    settings.server_secret()  # made now, once, rather than raced for by the workers
-    # Built once here so that a bad mail or Redis URL stops the command with one line,
-    # not each worker with a traceback.
-    asyncio.run(build_services(settings).close())
+    logging_config = log_config(settings.log_format)
+    logging.config.dictConfig(logging_config)
+    with metrics_directory(settings.metrics_enabled):
+        _prepare_database(settings)
+        settings.server_secret()  # made now, once, rather than raced for by the workers
+        # Built once here so that a bad mail or Redis URL stops the command with one
+        # line, not each worker with a traceback.
+        redis_reachable = asyncio.run(_try_services(settings))
+        startup.report(settings, startup.Start(host, port, workers, redis_reachable))
+        _run_workers(settings, host, port, workers, logging_config)
+
+
+def _run_workers(
+    settings: Settings, host: str, port: int, workers: int, logging_config: dict[str, Any]
+) -> None:
     # Several workers send their hashes to one queue here, in the process that supervises
     # them (hash_service.py says why); one worker hashes in its own process. Without Redis
     # they keep the lockout's counts here too, so that they spend one budget, not N.
     hash_service = (
-        HashService(local_hashing(settings), served_by(MemoryAttempts(lockout_policy(settings))))
+        HashService(
+            local_hashing(settings, meters_for(settings.metrics_enabled)),
+            served_by(MemoryAttempts(lockout_policy(settings))),
+        )
         if workers > 1
         else None
     )
@@ -115,6 +146,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            log_config=logging_config,
             **server_options(),
         )
     finally:
@@ -123,12 +155,26 @@ def serve(
             del os.environ[HASH_SERVICE_SOCKET]
 
 
+async def _try_services(settings: Settings) -> bool | None:
+    """Build the services once and close them; whether Redis answers (None: none set)."""
+    services = build_services(settings)
+    try:
+        if not settings.redis_url:
+            return None
+        try:
+            await services.limits_store.ping()
+        except Exception:  # unreachable is a warning at start, not a refusal to start
+            return False
+        return True
+    finally:
+        await services.close()
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
     database = _database(Settings())
-    _known_schema(database)
-    schema.upgrade(database)
+    _upgrade(database, _known_schema(database))
     typer.echo(f"schema at {schema.head_revision(database)}")
 
 
