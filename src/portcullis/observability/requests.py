@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portcullis.http.common import CLIENT_ADDRESS_KEY
@@ -33,17 +33,24 @@ class RouteTemplates:
     def __init__(self, routes: Iterable[BaseRoute]):
         routes = list(routes)
         self._plain = {r.path for r in routes if isinstance(r, Route) and not r.param_convertors}
+        self._mounts = [r.path + "/" for r in routes if isinstance(r, Mount)]
+        self._templated = [r for r in routes if isinstance(r, Route) and r.param_convertors]
         self._by_endpoint: dict[object, list[Route]] = {}
-        for route in routes:
-            if isinstance(route, Route) and route.param_convertors:
-                self._by_endpoint.setdefault(route.endpoint, []).append(route)
+        for route in self._templated:
+            self._by_endpoint.setdefault(route.endpoint, []).append(route)
 
     def of(self, scope: Scope) -> str:
         path: str = scope["path"]
         if path in self._plain:
             return path
+        for mount in self._mounts:
+            if path.startswith(mount):
+                return mount + "{path}"
         # The router left the endpoint it chose in the scope: only its routes are tried.
-        for route in self._by_endpoint.get(scope.get("endpoint"), ()):
+        # A request refused before routing (a rate limit, a body too large) tries them all.
+        endpoint = scope.get("endpoint")
+        candidates = self._templated if endpoint is None else self._by_endpoint.get(endpoint, ())
+        for route in candidates:
             if route.matches(scope)[0] is not Match.NONE:
                 return route.path
         return UNMATCHED
