@@ -16,7 +16,7 @@ from tests.processes import ServeProcess, portcullis_env, run_cli
 from tests.raw_http import raw_request
 from tests.support import PASSWORD
 
-SECRET = "Zq7-hunter2-secret"  # noqa: S105 (what must never be written out)
+SECRET = "Zq7-hunter2-secret"  # what must never be written out
 
 
 @pytest.fixture
