@@ -22,6 +22,7 @@ from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
+from portcullis.http.contract.served import ApiDocs
 from portcullis.http.edges import DialectCors, relative_slash_redirects
 from portcullis.http.guards import (
     AddressLimits,
@@ -153,6 +154,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         *metrics_routes(settings, services),
         *pages.routes(),
     ]
+    if settings.api_docs:
+        routes += ApiDocs(settings, routes).routes()
     app = Starlette(
         routes=routes,
         # Outermost first. Observed sees every request, to give it an id and count it.

@@ -19,6 +19,7 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
 from portcullis.config import Settings
@@ -28,6 +29,7 @@ from portcullis.core.models import AccessType, Account, Permission, StorageMode
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
+from portcullis.http.contract.served import ApiDocs
 from portcullis.observability import startup
 from portcullis.observability.logs import log_config
 from portcullis.observability.meters import fields, meters_for
@@ -168,6 +170,21 @@ async def _try_services(settings: Settings) -> bool | None:
         return True
     finally:
         await services.close()
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI 3.1 document of both dialects (what /openapi.json serves)."""
+    settings = Settings()
+
+    async def main() -> dict[str, Any]:
+        services = build_services(settings)  # the routes are made of them; nothing is read
+        try:
+            return ApiDocs(settings, create_app(settings, services).routes).document()
+        finally:
+            await services.close()
+
+    typer.echo(orjson.dumps(asyncio.run(main()), option=orjson.OPT_INDENT_2).decode())
 
 
 @app.command()

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     # "json" or "text"; unset, text on a terminal and JSON otherwise.
     log_format: Literal["", "json", "text"] = ""
     access_log: bool = True
+    # /openapi.json and /docs: off unless asked for (``portcullis openapi`` prints it).
+    api_docs: bool = False
 
     @field_validator(
         "trusted_proxies", "cors_origins", "captcha_origins", "metrics_allow", mode="before"
