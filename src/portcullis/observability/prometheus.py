@@ -81,6 +81,7 @@ class PrometheusMeters(Meters):
             buckets=WAIT_BUCKETS,
             registry=self._registry,
         )
+        self._children: dict[tuple[str, str, int, str], tuple[Counter, Histogram]] = {}
         self._zeros()
 
     def _counter(self, name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
@@ -115,8 +116,18 @@ class PrometheusMeters(Meters):
         self._hash_time.observe(took)
 
     def request(self, route: str, method: str, status: int, dialect: str, seconds: float) -> None:
-        self._requests.labels(route, method, str(status), dialect).inc()
-        self._latency.labels(route, method, dialect).observe(seconds)
+        # labels() checks and locks on every call: each series' children are looked up
+        # once, then found in a plain dict (the label sets are few: routes x statuses).
+        key = (route, method, status, dialect)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(route, method, str(status), dialect),
+                self._latency.labels(route, method, dialect),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def rate_limited(self, limit: str) -> None:
         self._refusals.labels(limit).inc()
