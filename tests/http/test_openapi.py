@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from portcullis.http.contract.document import REF, MissingOperation, api_routes,
 from portcullis.http.contract.openapi import PREFIXES
 from portcullis.http.trackhub import LoginForm
 from tests.conftest import MakeServer, SettingsFactory
+from tests.processes import portcullis_env, run_cli
 from tests.support import RunningServer
 
 
@@ -96,3 +99,11 @@ def test_off_unless_asked_for(server: RunningServer) -> None:
     with server.client() as client:
         assert client.get("/openapi.json").status_code == 404
         assert client.get("/docs").status_code == 404
+
+
+def test_the_command_prints_the_same_document(documented: RunningServer, tmp_path: Path) -> None:
+    printed = run_cli(portcullis_env(tmp_path / "cli"), "openapi")
+    assert printed.returncode == 0, printed.stderr
+    document = json.loads(printed.stdout)
+    validate(document)
+    assert document["paths"].keys() == document_of(documented)["paths"].keys()
