@@ -71,21 +71,24 @@ def _known_schema(database: DatabaseUrl) -> schema.SchemaState:
     return state
 
 
-def _prepare_database(settings: Settings) -> None:
-    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
+def _prepare_database(settings: Settings) -> schema.SchemaState:
+    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately.
+
+    Returns the schema's state from before (``_say_migrated`` tells of a migration).
+    """
     database = _database(settings)
     state = _known_schema(database)
     if database.is_sqlite:
-        _upgrade(database, state)
+        schema.upgrade(database)
     elif not state.at_head:
         raise _fail(
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
         )
+    return state
 
 
-def _upgrade(database: DatabaseUrl, state: schema.SchemaState) -> None:
-    schema.upgrade(database)
+def _say_migrated(database: DatabaseUrl, state: schema.SchemaState) -> None:
     if not state.at_head:
         head = schema.head_revision(database)
         log.info(
@@ -116,11 +119,12 @@ def serve(
     logging_config = log_config(settings.log_format)
     logging.config.dictConfig(logging_config)
     with metrics_directory(settings.metrics_enabled):
-        _prepare_database(settings)
+        before = _prepare_database(settings)
         settings.server_secret()  # made now, once, rather than raced for by the workers
         # Built once here so that a bad mail or Redis URL stops the command with one
-        # line, not each worker with a traceback.
+        # line, not each worker with a traceback: so nothing is logged before it.
         redis_reachable = asyncio.run(_try_services(settings))
+        _say_migrated(_database(settings), before)
         startup.report(settings, startup.Start(host, port, workers, redis_reachable))
         _run_workers(settings, host, port, workers, logging_config)
 
@@ -190,8 +194,12 @@ def openapi() -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
-    database = _database(Settings())
-    _upgrade(database, _known_schema(database))
+    settings = Settings()
+    logging.config.dictConfig(log_config(settings.log_format))
+    database = _database(settings)
+    before = _known_schema(database)
+    schema.upgrade(database)
+    _say_migrated(database, before)
     typer.echo(f"schema at {schema.head_revision(database)}")
 
 

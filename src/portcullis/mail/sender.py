@@ -43,6 +43,7 @@ class OutboxSender:
             try:
                 await self.deliver_due()
             except Exception as error:  # the database may be away; the loop must outlive it
+                self._meters.backing_error("database")
                 # The whole story once, then a line a poll: an outage must not flood the log.
                 if failing:
                     log.warning("the mail outbox is still unreadable: %s", type(error).__name__)
