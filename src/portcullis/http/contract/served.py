@@ -56,7 +56,7 @@ class ApiDocs:
         self._routes = routes
         self._settings = settings
         self._document: bytes | None = None
-        self._policy = content_security_policy(settings, captcha=False)
+        self._policy = content_security_policy(settings, captcha=False, images="'self' data:")
 
     def document(self) -> dict[str, Any]:
         return openapi_document(
