@@ -7,8 +7,10 @@ import getpass
 import logging.config
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -181,14 +183,21 @@ def openapi() -> None:
     """Print the OpenAPI 3.1 document of both dialects (what /openapi.json serves)."""
     settings = Settings()
 
-    async def main() -> dict[str, Any]:
-        services = build_services(settings)  # the routes are made of them; nothing is read
+    async def main(scratch: str) -> dict[str, Any]:
+        # The routes are made of services; these touch nothing of the deployment's (no
+        # database, no secret file): the document needs only the public URL and cookie.
+        apart = settings.model_copy(
+            update={"data_dir": Path(scratch), "database_url": "", "secret_key": "-"}
+        )
+        services = build_services(apart)
         try:
-            return ApiDocs(settings, create_app(settings, services).routes).document()
+            return ApiDocs(settings, create_app(apart, services).routes).document()
         finally:
             await services.close()
 
-    typer.echo(orjson.dumps(asyncio.run(main()), option=orjson.OPT_INDENT_2).decode())
+    with tempfile.TemporaryDirectory(prefix="portcullis-openapi-") as scratch:
+        document = asyncio.run(main(scratch))
+    typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
 
 
 @app.command()
