@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging.config
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -21,6 +24,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.exc import SQLAlchemyError
 
+from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
 from portcullis.config import DEFAULT_INSTANCE, Settings
@@ -32,12 +36,18 @@ from portcullis.core.models import AccessType, Account, LinkTarget, Permission, 
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
+from portcullis.http.contract.served import ApiDocs
 from portcullis.importers import cli as importers_cli
+from portcullis.observability import startup
+from portcullis.observability.logs import log_config
+from portcullis.observability.meters import fields, meters_for
+from portcullis.observability.multiprocess import metrics_directory
 from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
 
 T = TypeVar("T")
+log = logging.getLogger("portcullis")
 
 SETTINGS_HELP = (
     "Settings come from PORTCULLIS_* environment variables and a .env file in the "
@@ -124,8 +134,11 @@ def _known_schema(database: DatabaseUrl) -> schema.SchemaState:
     return state
 
 
-def _prepare_database(settings: Settings) -> None:
-    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
+def _prepare_database(settings: Settings) -> schema.SchemaState:
+    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately.
+
+    Returns the schema's state from before (``_say_migrated`` tells of a migration).
+    """
     database = _database(settings)
     with _using(database):
         state = _known_schema(database)
@@ -136,9 +149,26 @@ def _prepare_database(settings: Settings) -> None:
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
         )
+    return state
 
 
-importers_cli.use_preparation(_prepare_database)
+def _say_migrated(database: DatabaseUrl, state: schema.SchemaState) -> None:
+    if not state.at_head:
+        head = schema.head_revision(database)
+        log.info(
+            "schema migrated from %s to %s",
+            state.revision,
+            head,
+            extra=fields(event="migrated", from_revision=state.revision, to_revision=head),
+        )
+
+
+def _prepare_existing(settings: Settings) -> schema.SchemaState:
+    _existing_data_dir(settings)
+    return _prepare_database(settings)
+
+
+importers_cli.use_preparation(_prepare_existing)
 app.add_typer(importers_cli.importing, name="import")
 app.command("export")(importers_cli.export)
 
@@ -160,16 +190,30 @@ def serve(
 ) -> None:
     """Run the service under uvicorn."""
     settings = Settings()
-    _prepare_database(settings)
-    settings.server_secret()  # made now, once, rather than raced for by the workers
-    # Built once here so that a bad mail or Redis URL stops the command with one line,
-    # not each worker with a traceback.
-    asyncio.run(build_services(settings).close())
+    logging_config = log_config(settings.log_format)
+    logging.config.dictConfig(logging_config)
+    with metrics_directory(settings.metrics_enabled):
+        before = _prepare_database(settings)
+        settings.server_secret()  # made now, once, rather than raced for by the workers
+        # Built once here so that a bad mail or Redis URL stops the command with one
+        # line, not each worker with a traceback: so nothing is logged before it.
+        redis_reachable = asyncio.run(_try_services(settings))
+        _say_migrated(_database(settings), before)
+        startup.report(settings, startup.Start(host, port, workers, redis_reachable))
+        _run_workers(settings, host, port, workers, logging_config)
+
+
+def _run_workers(
+    settings: Settings, host: str, port: int, workers: int, logging_config: dict[str, Any]
+) -> None:
     # Several workers send their hashes to one queue here, in the process that supervises
     # them (hash_service.py says why); one worker hashes in its own process. Without Redis
     # they keep the lockout's counts here too, so that they spend one budget, not N.
     hash_service = (
-        HashService(local_hashing(settings), served_by(MemoryAttempts(lockout_policy(settings))))
+        HashService(
+            local_hashing(settings, meters_for(settings.metrics_enabled)),
+            served_by(MemoryAttempts(lockout_policy(settings))),
+        )
         if workers > 1
         else None
     )
@@ -182,6 +226,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            log_config=logging_config,
             **server_options(),
         )
     finally:
@@ -190,13 +235,53 @@ def serve(
             del os.environ[HASH_SERVICE_SOCKET]
 
 
+async def _try_services(settings: Settings) -> bool | None:
+    """Build the services once and close them; whether Redis answers (None: none set)."""
+    services = build_services(settings)
+    try:
+        if not settings.redis_url:
+            return None
+        try:
+            await services.limits_store.ping()
+        except Exception:  # unreachable is a warning at start, not a refusal to start
+            return False
+        return True
+    finally:
+        await services.close()
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI 3.1 document of both dialects (what /openapi.json serves)."""
+    settings = Settings()
+
+    async def main(scratch: str) -> dict[str, Any]:
+        # The routes are made of services; these touch nothing of the deployment's (no
+        # database, no secret file): the document needs only the public URL and cookie.
+        apart = settings.model_copy(
+            update={"data_dir": Path(scratch), "database_url": "", "secret_key": "-"}
+        )
+        services = build_services(apart)
+        try:
+            return ApiDocs(settings, create_app(apart, services).routes).document()
+        finally:
+            await services.close()
+
+    with tempfile.TemporaryDirectory(prefix="portcullis-openapi-") as scratch:
+        document = asyncio.run(main(scratch))
+    typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
-    database = _database(Settings())
+    settings = Settings()
+    logging.config.dictConfig(log_config(settings.log_format))
+    database = _database(settings)
     with _using(database):
-        _known_schema(database)
+        before = _known_schema(database)
         schema.upgrade(database)
+    _say_migrated(database, before)
     typer.echo(f"schema at {schema.head_revision(database)}")
 
 

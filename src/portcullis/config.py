@@ -8,7 +8,7 @@ import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import limits
 from pydantic import Field, field_validator, model_validator
@@ -118,7 +118,19 @@ class Settings(BaseSettings):
 
     cookie_secure: bool = True
 
-    @field_validator("trusted_proxies", "cors_origins", "captcha_origins", mode="before")
+    # Metrics at /metrics: off unless a token or allowed addresses are set, then only
+    # for a bearer of that token or a client in those networks (IPs or CIDRs).
+    metrics_token: str = ""
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # "json" or "text"; unset, text on a terminal and JSON otherwise.
+    log_format: Literal["", "json", "text"] = ""
+    access_log: bool = True
+    # /openapi.json and /docs: off unless asked for (``portcullis openapi`` prints it).
+    api_docs: bool = False
+
+    @field_validator(
+        "trusted_proxies", "cors_origins", "captcha_origins", "metrics_allow", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -154,7 +166,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{said}; use sqlite:/// or postgresql://")
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -213,6 +225,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mail_url(self) -> str:
         return self.mail_url or f"file://{(self.data_dir / 'outbox').resolve()}"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_token or self.metrics_allow)
 
     @property
     def session_cookie_name(self) -> str:

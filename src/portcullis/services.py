@@ -44,6 +44,7 @@ from portcullis.hashing.legacy import LegacyVerifier
 from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
+from portcullis.observability.meters import Meters, meters_for
 from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.hot_path import PostgresHotPath, SqliteHotPath
 from portcullis.storage.mail_queue import SqlMailQueue
@@ -60,12 +61,13 @@ def argon2_of(settings: Settings) -> Argon2Hasher:
     )
 
 
-def local_hashing(settings: Settings) -> LocalHashing:
+def local_hashing(settings: Settings, meters: Meters | None = None) -> LocalHashing:
     """Hashing threads in this process, one per core (or as configured); their hashes
     bounded by slots shared with every process of this data directory."""
     concurrency = settings.effective_hash_concurrency
     gate = HashSlots(settings.data_dir, concurrency).held
-    return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate), LegacyVerifier())
+    threads = HashThreads(concurrency, gate, instruments=meters)
+    return LocalHashing(argon2_of(settings), threads, LegacyVerifier())
 
 
 def lockout_policy(settings: Settings) -> LockoutPolicy:
@@ -78,13 +80,16 @@ def lockout_policy(settings: Settings) -> LockoutPolicy:
 
 
 def attempts_of(
-    settings: Settings, limits_store: LimitsStore, serve_process: RemoteHashing | None
+    settings: Settings,
+    limits_store: LimitsStore,
+    serve_process: RemoteHashing | None,
+    meters: Meters,
 ) -> Attempts:
     """Where the lockout counts: Redis when configured (every instance and worker shares
     it), else the memory of serve's process for its workers, else this process's."""
     redis = limits_store.redis()
     if redis is not None:
-        return RedisAttempts(redis, limits_store.key_prefix, lockout_policy(settings))
+        return RedisAttempts(redis, limits_store.key_prefix, lockout_policy(settings), meters)
     if serve_process is not None:
         return RemoteAttempts(serve_process)
     return MemoryAttempts(lockout_policy(settings))
@@ -116,6 +121,7 @@ class Services:
     audit: AuditTrail
     limiter: LimitsRateLimiter
     limits_store: LimitsStore
+    meters: Meters
 
     async def readiness(self) -> dict[str, str]:
         """Each backing service and whether it answers: "ok", or why not."""
@@ -152,6 +158,7 @@ class Services:
 
 def build_services(settings: Settings, clock: SystemClock | None = None) -> Services:
     clock = clock or SystemClock()
+    meters = meters_for(settings.metrics_enabled)
     database = DatabaseUrl.parse(settings.resolved_database_url)
     engine = create_engine(database)
 
@@ -169,12 +176,12 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     secret_hasher = Hasher(server_secret)
     service_socket = os.environ.get(HASH_SERVICE_SOCKET)
     serve_process = RemoteHashing(service_socket) if service_socket else None
-    hasher = PasswordHasher(argon2_of(settings), serve_process or local_hashing(settings))
+    hasher = PasswordHasher(argon2_of(settings), serve_process or local_hashing(settings, meters))
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)
     limits_store = LimitsStore(settings)
-    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
-    lockout = Lockout(attempts_of(settings, limits_store, serve_process), secret_hasher)
+    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings), meters)
+    lockout = Lockout(attempts_of(settings, limits_store, serve_process, meters), secret_hasher)
     keys = Keys(
         secret_hasher,
         clock,
@@ -220,6 +227,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             idle=timedelta(seconds=settings.session_idle_seconds),
         ),
         audit,
+        meters,
     )
     sender = OutboxSender(
         SqlMailQueue(engine, sealer),
@@ -228,6 +236,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         clock,
         poll_seconds=settings.mail_poll_seconds,
         max_backoff_seconds=settings.mail_retry_max_seconds,
+        meters=meters,
     )
     return Services(
         settings=settings,
@@ -250,11 +259,12 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             audit,
             default_storage_mode=settings.default_storage_mode,
         ),
-        login=SignIn(accounts, sessions, lockout, audit),
+        login=SignIn(accounts, sessions, lockout, audit, meters),
         impersonation=Impersonation(sessions, accounts, audit, enabled=settings.impersonation),
         folders=Folders(settings.ftp_root),
         mail_sender=sender,
         audit=audit,
         limiter=limiter,
         limits_store=limits_store,
+        meters=meters,
     )

@@ -10,6 +10,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -19,6 +20,8 @@ from typing import Any, Protocol, TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from portcullis.core.ports import Instruments, Unobserved
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -59,7 +62,7 @@ HASHING_THREAD_NAME = "argon2-hash"
 # A queued hash: what to run, what to call with its result or error (on the hashing
 # thread), and whether it is still wanted when its turn comes.
 Settle = Callable[[Any, BaseException | None], None]
-_Job = tuple[Callable[[], Any], Settle, Callable[[], bool]]
+_Job = tuple[Callable[[], Any], Settle, Callable[[], bool], float]
 
 
 def _always() -> bool:
@@ -77,8 +80,15 @@ class HashThreads:
     whichever thread gets through first.
     """
 
-    def __init__(self, threads: int, gate: Gate = nullcontext, run_length: int = RUN_LENGTH):
+    def __init__(
+        self,
+        threads: int,
+        gate: Gate = nullcontext,
+        run_length: int = RUN_LENGTH,
+        instruments: Instruments | None = None,
+    ):
         self._gate = gate
+        self._instruments = instruments or Unobserved()
         self._run_length = run_length
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._unclaimed = threading.Semaphore(0)
@@ -105,7 +115,7 @@ class HashThreads:
     ) -> None:
         """Queue ``call``; a hashing thread runs it and passes ``settle`` its result or
         error (the gate's too). Dropped unsettled if ``wanted()`` is false by its turn."""
-        self._jobs.put((call, settle, wanted))
+        self._jobs.put((call, settle, wanted, time.perf_counter()))
         self._unclaimed.release()
 
     def close(self) -> None:
@@ -146,16 +156,21 @@ class HashThreads:
                         return
                     job[1](None, error)
 
-    @staticmethod
-    def _run(call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool]) -> None:
+    def _run(
+        self, call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool], queued: float
+    ) -> None:
         if not wanted():
             return
+        started = time.perf_counter()
         try:
             result = call()
         except Exception as error:
             settle(None, error)
         else:
             settle(result, None)
+        finally:
+            # The wait includes the gate: slots held by another process are queueing too.
+            self._instruments.hashed(started - queued, time.perf_counter() - started)
 
 
 def _settle_from_thread(

@@ -210,3 +210,39 @@ class RateLimiter(Protocol):
         Raises TooManyAttempts when the budget is spent, Unavailable when the store is down.
         """
         ...
+
+
+class Instruments(Protocol):
+    """What the core tells whoever watches it; counting and logging are the adapter's.
+
+    Each call is made once per event, on the event loop except ``hashed`` (a hashing
+    thread), and must not raise or block.
+    """
+
+    def signed_in(self, outcome: str) -> None:
+        """A password sign-in ended: ok, bad_password, unknown, held_back or inactive."""
+
+    def lockout_started(self, seconds: int) -> None:
+        """A failed sign-in started a hold of ``seconds`` on its account or name."""
+
+    def token_checked(self, outcome: str) -> None:
+        """A session token was resolved: ok, missing, unknown, expired or inactive."""
+
+    def hashed(self, waited: float, took: float) -> None:
+        """A password hash ran ``took`` seconds after waiting ``waited`` for a thread."""
+
+
+class Unobserved:
+    """Instruments that note nothing: the default wherever nobody watches."""
+
+    def signed_in(self, outcome: str) -> None:
+        pass
+
+    def lockout_started(self, seconds: int) -> None:
+        pass
+
+    def token_checked(self, outcome: str) -> None:
+        pass
+
+    def hashed(self, waited: float, took: float) -> None:
+        pass

@@ -9,7 +9,7 @@ from datetime import timedelta
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidToken, NotFound
 from portcullis.core.models import Account, AuditKind, Client, IssuedSession, Session
-from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
+from portcullis.core.ports import Clock, Instruments, SessionHotPath, UnitOfWorkFactory, Unobserved
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
 # Activity is written at most this often per session: a token check is a read. The write
@@ -35,9 +35,11 @@ class Sessions:
         clock: Clock,
         policy: SessionPolicy,
         audit: AuditTrail,
+        instruments: Instruments | None = None,
     ):
         self._uow = uow
         self._hot_path = hot_path
+        self._instruments = instruments or Unobserved()
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
@@ -90,18 +92,22 @@ class Sessions:
         whose account is no longer active.
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
+            self._instruments.token_checked("missing" if not token else "unknown")
             raise InvalidToken()
         found = await self._hot_path.find(self._hasher.token_hash(token))
         if found is None:
+            self._instruments.token_checked("unknown")
             raise InvalidToken()
         session, account = found
         now = self._clock.now()
-        if (
-            now >= session.expires_at
-            or (not session.api_token and now - session.last_seen_at >= self._policy.idle)
-            or not account.active
-        ):
+        idle = not session.api_token and now - session.last_seen_at >= self._policy.idle
+        if now >= session.expires_at or idle:
+            self._instruments.token_checked("expired")
             raise InvalidToken()
+        if not account.active:
+            self._instruments.token_checked("inactive")
+            raise InvalidToken()
+        self._instruments.token_checked("ok")
         if now - session.last_seen_at >= self._touch_interval:
             await self._hot_path.touch(session.id, account.id, now)
         return session, account

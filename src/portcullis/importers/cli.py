@@ -36,7 +36,7 @@ SALT = typer.Option(
     help="The Perl registry's password salt (its configuration's pre_salt); from the "
     "environment, it stays out of the process list.",
 )
-Prepare = Callable[[Settings], None]
+Prepare = Callable[[Settings], object]
 _prepare: list[Prepare] = []
 
 
