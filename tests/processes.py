@@ -87,7 +87,12 @@ class ServeProcess:
 
 
 def run_in_terminal(
-    env: Mapping[str, str], *args: str, typed: Sequence[str], timeout: float = 60
+    env: Mapping[str, str],
+    *args: str,
+    typed: Sequence[str],
+    timeout: float = 60,
+    program: str = PORTCULLIS,
+    cwd: Path | None = None,
 ) -> tuple[int, str]:
     """Run the command on a terminal of its own (a pty it controls, as a person's shell
     gives it), typing each of ``typed`` after the next prompt; its exit code and all it
@@ -99,7 +104,8 @@ def run_in_terminal(
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     process = subprocess.Popen(
-        [PORTCULLIS, *args],
+        [program, *args],
+        cwd=cwd,
         stdin=slave,
         stdout=slave,
         stderr=slave,
