@@ -53,14 +53,15 @@ def test_serve_then_the_first_account_and_its_login(clone: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
     # The README's own command; only the port differs, so that tests may run side by side.
-    server = subprocess.Popen(
-        ["scripts/serve", "--port", str(port)],
-        cwd=clone,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(clone / "serve.log").open("w"),
-        start_new_session=True,
-    )
+    with (clone / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            ["scripts/serve", "--port", str(port)],
+            cwd=clone,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 300  # the first run installs into .venv
