@@ -23,6 +23,7 @@ from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
 from portcullis.http.edges import DialectCors, relative_slash_redirects
+from portcullis.http.gateway import VERIFY_METHODS, VERIFY_PATH, ForwardAuth
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
@@ -141,11 +142,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     pages = AccountPages(services)
     biostudies_api = BioStudiesApi(services)
+    forward_auth = ForwardAuth(services)
     app = Starlette(
         routes=[
             *biostudies_api.routes(),
             *TrackHubApi(services).routes(),
             *TrackHubAccountApi(services).routes(),
+            Route(VERIFY_PATH, forward_auth.verify, methods=VERIFY_METHODS),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *pages.routes(),
@@ -155,11 +158,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[
             Middleware(
                 TokenCheckFirst,
-                endpoint=biostudies_api.profile,
+                endpoints={
+                    "/auth/profile": (frozenset({"GET"}), biostudies_api.profile),
+                    VERIFY_PATH: (None, forward_auth.verify),
+                },
                 error_for=error_for,
                 internal_error=internal_error,
                 unavailable=BACKING_SERVICE_ERRORS,
-                cors=bool(settings.cors_origins),
+                cors_paths=frozenset({"/auth/profile"} if settings.cors_origins else ()),
             ),
             Middleware(SafeHeaders),
             Middleware(CatchAll, internal_error=internal_error),

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
 
     cookie_secure: bool = True
 
+    # Forward-auth (/auth/verify): the READ tags a path prefix needs, as JSON
+    # ({"/submissions/": ["S-BSST1"]}); the longest matching prefix applies.
+    gateway_rules: dict[str, list[str]] = Field(default_factory=dict)
+
     @field_validator("trusted_proxies", "cors_origins", "captcha_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -147,6 +151,14 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("list the allowed origins explicitly; '*' is not accepted")
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("gateway_rules")
+    @classmethod
+    def _path_prefixes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for prefix in value:
+            if not prefix.startswith("/"):
+                raise ValueError(f"a gateway rule names a path prefix starting with /: {prefix!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod

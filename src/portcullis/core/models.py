@@ -108,6 +108,21 @@ class NewAccount:
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
 
 
+class TokenKind(StrEnum):
+    """What stands behind a token: a sign-in, a person's access token, a service's."""
+
+    SESSION = "session"
+    PERSONAL = "personal"
+    SERVICE = "service"
+
+
+class TokenScope(StrEnum):
+    """What an access token may do. A session may do everything its account may."""
+
+    READ = "read"  # the profile, forward-auth and introspection only
+    FULL = "full"  # all but changing the password and managing tokens
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     id: str  # public handle, safe to show; never the token
@@ -120,6 +135,10 @@ class Session:
     # The e-mail of the superuser who opened this session on the owner's behalf ("log in
     # as"); None for a session its owner opened.
     opened_by: str | None = None
+    # An access token is resolved as a session of its own kind and scope: its ``id`` is
+    # the token's public id.
+    kind: TokenKind = TokenKind.SESSION
+    scope: TokenScope = TokenScope.FULL
 
 
 @dataclass(frozen=True, slots=True)

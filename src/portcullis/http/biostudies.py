@@ -29,7 +29,7 @@ from portcullis.http.common import (
     read_fields,
     status_of,
 )
-from portcullis.http.cross_site import SessionCookie, TrustedOrigins
+from portcullis.http.cross_site import SessionCookie, session_cookie_of
 from portcullis.http.forms import read_form
 from portcullis.services import Services
 
@@ -173,8 +173,9 @@ class BioStudiesApi:
     def __init__(self, services: Services):
         self._services = services
         settings = services.settings
-        origins = TrustedOrigins(settings.public_url, settings.cors_origins)
-        self._cookie = SessionCookie(settings.session_cookie_name, origins)
+        self._cookie = session_cookie_of(
+            settings.public_url, settings.cors_origins, settings.session_cookie_name
+        )
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]

@@ -1,0 +1,122 @@
+"""In front of the portal's other services: forward-auth for their proxies (``/auth/verify``).
+
+nginx ``auth_request``, Traefik ForwardAuth, Caddy ``forward_auth`` and Envoy
+``ext_authz`` each ask this endpoint about every request they hold back, with whatever
+token the client sent, and pass the identity headers of a 200 on to the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from portcullis.core.errors import InvalidToken
+from portcullis.core.models import Account, Session
+from portcullis.http.biostudies import fail
+from portcullis.http.cross_site import session_cookie_of
+from portcullis.http.gateway_paths import Original, PathRules, ReturnAddresses, original_of
+from portcullis.http.trackhub import TOKEN_SCHEMES, legacy_token_of, matches_legacy_user
+from portcullis.services import Services
+from portcullis.web.forms import SESSION_COOKIE
+from portcullis.web.render import PREFIX
+
+VERIFY_PATH = "/auth/verify"
+# Through the whole stack too (a request naming an Origin behind CORS takes it).
+VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+BEARER = 'Bearer realm="portcullis"'
+TOKEN = 'Token realm="portcullis"'  # noqa: S105 (a challenge, not a secret)
+# Characters left as they are in an identity header; anything else (a non-ASCII name,
+# a comma inside a tag) is percent-encoded UTF-8, so every header is plain ASCII.
+HEADER_SAFE = "@.+-_~!$&'*:;=/ ()"
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """The token a client sent, how it sent it, and the challenge that form calls for."""
+
+    token: str | None
+    challenge: str
+    legacy: bool = False
+
+
+def header_value(text: str) -> str:
+    return quote(text, safe=HEADER_SAFE)
+
+
+def identity_headers(session: Session, account: Account) -> dict[str, str]:
+    return {
+        "X-Portcullis-User-Id": str(account.id),
+        "X-Portcullis-Email": header_value(account.email),
+        "X-Portcullis-Username": header_value(account.username or ""),
+        "X-Portcullis-Superuser": "true" if account.superuser else "false",
+        "X-Portcullis-Allow": ",".join(quote(tag, safe="") for tag in account.access_tags),
+        "X-Portcullis-Session-Id": session.id,
+        "X-Portcullis-Token-Kind": session.kind.value,
+    }
+
+
+class ForwardAuth:
+    """``/auth/verify``: 200 with identity headers, 401, 403, or (asked) a sign-in redirect."""
+
+    def __init__(self, services: Services):
+        self._services = services
+        settings = services.settings
+        self._cookie = session_cookie_of(
+            settings.public_url, settings.cors_origins, settings.session_cookie_name
+        )
+        self._rules = PathRules(settings.gateway_rules)
+        self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
+        self._signin = f"{settings.public_url}{PREFIX}/signin"
+
+    def presented(self, request: Request, original: Original) -> Presented:
+        """Every form a client sends a token in, the header first.
+
+        The cookies stand for the original request: a state change from another site
+        may not use them (NotAllowed), as on this service's own API.
+        """
+        headers = request.headers
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() in TOKEN_SCHEMES and value.strip():
+            return Presented(value.strip(), BEARER if scheme.lower() == "bearer" else TOKEN)
+        if legacy := legacy_token_of(request):
+            return Presented(legacy, TOKEN, legacy=True)
+        token = (
+            headers.get("x-session-token")
+            or self._cookie.token(request, original.method)
+            or self._cookie.token(request, original.method, SESSION_COOKIE)
+            or request.query_params.get("BIOSTDSESS")
+            or original.query.get("BIOSTDSESS")
+        )
+        return Presented(token, BEARER)
+
+    async def verify(self, request: Request) -> Response:
+        original = original_of(request.headers, request.method, request.url.path)
+        presented = self.presented(request, original)
+        try:
+            session, account = await self._services.sessions.resolve(presented.token)
+            if presented.legacy and not matches_legacy_user(request, account):
+                raise InvalidToken()
+        except InvalidToken:
+            return self._refused(request, presented, original)
+        missing = self._rules.missing(
+            account.access_tags, original.path, request.query_params.getlist("allow")
+        )
+        if missing:
+            return fail(f"Access to this resource needs the tag {missing[0]}.", 403)
+        return Response(b"", 200, identity_headers(session, account))
+
+    def _refused(self, request: Request, presented: Presented, original: Original) -> Response:
+        if request.query_params.get("redirect", "").lower() in TRUE_WORDS:
+            back = self._returns.checked(request.query_params.get("rd") or original.url)
+            query = f"?{urlencode({'next': back})}" if back else ""
+            return RedirectResponse(self._signin + query, 302)
+        challenge = presented.challenge
+        if presented.token:
+            challenge += ', error="invalid_token"'
+        response = fail(InvalidToken.message, 401)
+        response.headers["WWW-Authenticate"] = challenge
+        return response
