@@ -23,7 +23,7 @@ from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
 from portcullis.http.edges import DialectCors, relative_slash_redirects
-from portcullis.http.gateway import VERIFY_METHODS, VERIFY_PATH, ForwardAuth
+from portcullis.http.gateway import INTROSPECT_PATH, VERIFY_METHODS, VERIFY_PATH, ForwardAuth
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *TrackHubApi(services).routes(),
             *TrackHubAccountApi(services).routes(),
             Route(VERIFY_PATH, forward_auth.verify, methods=VERIFY_METHODS),
+            Route(INTROSPECT_PATH, forward_auth.introspect, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *pages.routes(),
@@ -218,5 +219,6 @@ async def _purge_forever(services: Services) -> None:
         try:
             await services.sessions.purge_expired()
             await services.accounts.purge_expired_keys()
+            await services.tokens.purge_expired()
         except Exception:
             log.exception("purging expired sessions and keys failed; will retry")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
+from portcullis.cli_access import access_commands
 from portcullis.config import Settings
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
@@ -148,6 +149,11 @@ def _run(action: Callable[[Services], Awaitable[T]]) -> T:
     except PortcullisError as error:
         problems = getattr(error, "problems", None)
         raise _fail("; ".join(problems) if problems else error.message) from None
+
+
+token_commands, service_commands = access_commands(lambda action: _run(action))
+app.add_typer(token_commands, name="token")
+app.add_typer(service_commands, name="service")
 
 
 def _read_password(from_stdin: bool, confirm: bool = True) -> str:

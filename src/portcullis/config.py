@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
+    # The longest a personal or service access token may last (and its default).
+    access_token_max_days: int = Field(default=365, gt=0, le=3650)
 
     # Within what argon2 itself takes (checked again below), so a setting it would refuse
     # stops the service at start instead of failing every sign-in.

@@ -72,6 +72,8 @@ class Account:
     # Each adapter's own fields, under the adapter's name ("trackhub": {...}). The core
     # keeps them opaque, so a dialect adds fields without the core learning of them.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    # A service account: no password, no pages, only access tokens.
+    service: bool = False
 
     @property
     def active(self) -> bool:
@@ -106,6 +108,7 @@ class NewAccount:
     storage_mode: StorageMode
     email_verified: bool = False
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    service: bool = False
 
 
 class TokenKind(StrEnum):
@@ -148,6 +151,28 @@ class IssuedSession:
     token: str
     session: Session
     account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A personal or service access token, as stored: never the token itself."""
+
+    id: str  # public handle, safe to show
+    account_id: int
+    kind: TokenKind
+    name: str
+    scope: TokenScope
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    """A new access token: the token exists only here, shown once, never stored."""
+
+    token: str
+    access_token: AccessToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +243,11 @@ class AuditKind(StrEnum):
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
+    # An access token's life; detail: "<id> <name>" (made), "<id>" (first used, revoked).
+    TOKEN_CREATED = "token_created"  # noqa: S105 (an event name)
+    TOKEN_FIRST_USED = "token_first_used"  # noqa: S105
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105
+    SERVICE_ADDED = "service_added"  # a service account made; actor_id: the superuser
 
 
 @dataclass(frozen=True, slots=True)

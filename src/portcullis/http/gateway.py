@@ -1,4 +1,5 @@
-"""In front of the portal's other services: forward-auth for their proxies (``/auth/verify``).
+"""In front of the portal's other services: forward-auth for their proxies (``/auth/verify``)
+and token introspection for their back ends (``/auth/introspect``, RFC 7662).
 
 nginx ``auth_request``, Traefik ForwardAuth, Caddy ``forward_auth`` and Envoy
 ``ext_authz`` each ask this endpoint about every request they hold back, with whatever
@@ -13,17 +14,21 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from portcullis.core.errors import InvalidToken
-from portcullis.core.models import Account, Session
+from portcullis.core.errors import InvalidInput, InvalidToken, NotAllowed
+from portcullis.core.models import Account, Session, TokenKind
+from portcullis.core.sessions import Use
 from portcullis.http.biostudies import fail
+from portcullis.http.common import authorization_token, json_response, read_fields
 from portcullis.http.cross_site import session_cookie_of
 from portcullis.http.gateway_paths import Original, PathRules, ReturnAddresses, original_of
-from portcullis.http.trackhub import TOKEN_SCHEMES, legacy_token_of, matches_legacy_user
+from portcullis.http.trackhub import legacy_token_of, matches_legacy_user
 from portcullis.services import Services
 from portcullis.web.forms import SESSION_COOKIE
 from portcullis.web.render import PREFIX
 
 VERIFY_PATH = "/auth/verify"
+INTROSPECT_PATH = "/auth/introspect"
+SERVICES_ONLY = "Only a service account's token may introspect tokens."
 # Through the whole stack too (a request naming an Origin behind CORS takes it).
 VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 BEARER = 'Bearer realm="portcullis"'
@@ -32,6 +37,7 @@ TOKEN = 'Token realm="portcullis"'  # noqa: S105 (a challenge, not a secret)
 # a comma inside a tag) is percent-encoded UTF-8, so every header is plain ASCII.
 HEADER_SAFE = "@.+-_~!$&'*:;=/ ()"
 TRUE_WORDS = frozenset({"1", "true", "yes"})
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,30 @@ def identity_headers(session: Session, account: Account) -> dict[str, str]:
     }
 
 
+def challenged(challenge: str, presented: bool) -> Response:
+    """401 with ``challenge``, naming the error when a token was sent (RFC 6750)."""
+    response = fail(InvalidToken.message, 401)
+    response.headers["WWW-Authenticate"] = challenge + (
+        ', error="invalid_token"' if presented else ""
+    )
+    return response
+
+
+def introspection(session: Session, account: Account) -> dict[str, object]:
+    """RFC 7662's answer for a live token, with the account's READ tags."""
+    return {
+        "active": True,
+        "sub": str(account.id),
+        "username": account.username or account.email,
+        "email": account.email,
+        "scope": session.scope.value,
+        "exp": int(session.expires_at.timestamp()),
+        "iat": int(session.created_at.timestamp()),
+        "token_type": session.kind.value,
+        "allow": list(account.access_tags),
+    }
+
+
 class ForwardAuth:
     """``/auth/verify``: 200 with identity headers, 401, 403, or (asked) a sign-in redirect."""
 
@@ -79,9 +109,8 @@ class ForwardAuth:
         may not use them (NotAllowed), as on this service's own API.
         """
         headers = request.headers
-        scheme, _, value = headers.get("authorization", "").partition(" ")
-        if scheme.lower() in TOKEN_SCHEMES and value.strip():
-            return Presented(value.strip(), BEARER if scheme.lower() == "bearer" else TOKEN)
+        if sent := authorization_token(request):
+            return Presented(sent[1], BEARER if sent[0] == "bearer" else TOKEN)
         if legacy := legacy_token_of(request):
             return Presented(legacy, TOKEN, legacy=True)
         token = (
@@ -97,7 +126,7 @@ class ForwardAuth:
         original = original_of(request.headers, request.method, request.url.path)
         presented = self.presented(request, original)
         try:
-            session, account = await self._services.sessions.resolve(presented.token)
+            session, account = await self._services.sessions.resolve(presented.token, Use.READ)
             if presented.legacy and not matches_legacy_user(request, account):
                 raise InvalidToken()
         except InvalidToken:
@@ -114,9 +143,23 @@ class ForwardAuth:
             back = self._returns.checked(request.query_params.get("rd") or original.url)
             query = f"?{urlencode({'next': back})}" if back else ""
             return RedirectResponse(self._signin + query, 302)
-        challenge = presented.challenge
-        if presented.token:
-            challenge += ', error="invalid_token"'
-        response = fail(InvalidToken.message, 401)
-        response.headers["WWW-Authenticate"] = challenge
-        return response
+        return challenged(presented.challenge, bool(presented.token))
+
+    async def introspect(self, request: Request) -> Response:
+        """RFC 7662 for a service account's token: the caller's token in Authorization
+        (or X-Session-Token), the one asked about in the ``token`` field of the body."""
+        asking = self.presented(request, original_of(request.headers, "GET", "/"))
+        try:
+            caller, _ = await self._services.sessions.resolve(asking.token, Use.READ)
+        except InvalidToken:
+            return challenged(asking.challenge, bool(asking.token))
+        if caller.kind is not TokenKind.SERVICE:
+            raise NotAllowed(SERVICES_ONLY)
+        token = (await read_fields(request, allow_form=True)).get("token")
+        if not isinstance(token, str):
+            raise InvalidInput(["token: the token to introspect is required"])
+        try:
+            session, account = await self._services.sessions.resolve(token, Use.READ)
+        except InvalidToken:
+            return json_response({"active": False}, headers=NO_STORE)
+        return json_response(introspection(session, account), headers=NO_STORE)

@@ -20,7 +20,14 @@ from typing import Any
 import asyncpg
 
 from portcullis.core.errors import Unavailable
-from portcullis.core.models import Account, AccountStatus, AuditEvent, Session, StorageMode
+from portcullis.core.models import (
+    AccessToken,
+    Account,
+    AccountStatus,
+    AuditEvent,
+    Session,
+    StorageMode,
+)
 from portcullis.core.validation import canonical_login
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.gathered import GatheredLookups
@@ -32,6 +39,7 @@ from portcullis.storage.stores import (
     json_list,
     permissions_of,
 )
+from portcullis.storage.token_store import TOKEN_COLUMNS, token_from_columns
 
 # What a dropped or refused connection raises: the pool replaces the connection.
 CONNECTION_LOST = (
@@ -46,7 +54,7 @@ CONNECTION_LOST = (
 
 _ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields"""
+       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields, a.service"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
@@ -59,6 +67,16 @@ WHERE s.token_hash {{match}}
 """  # noqa: S608
 
 _SESSION_QUERY_SQLITE = _SESSION_QUERY.format(match="= ?")
+
+# An access token is checked the same way: one indexed read, its account joined.
+_TOKEN_FIELDS = ", ".join(f"t.{name.strip()}" for name in TOKEN_COLUMNS.split(","))
+_TOKEN_WIDTH = len(TOKEN_COLUMNS.split(","))
+_TOKEN_QUERY = f"""
+SELECT {_TOKEN_FIELDS}, {_ACCOUNT_COLUMNS}
+FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
+WHERE t.token_hash = {{placeholder}}
+"""  # noqa: S608
+_TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noqa: S105
 _SESSIONS_QUERY_PG = _SESSION_QUERY.format(match="= ANY($1::bytea[])")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
@@ -104,6 +122,26 @@ INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $
 """  # noqa: S608
 
 
+_FIRST_USE_PG = f"""
+WITH used AS (UPDATE access_tokens SET last_used_at = $1 WHERE id = $2)
+INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($3, $4, $5, $6, $7, $8, $9, $10)
+"""  # noqa: S608
+
+
+def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
+    """The audit event's row, in ``_AUDIT_COLUMNS`` order."""
+    return (
+        epoch(event.at),
+        event.kind.value,
+        event.account_id,
+        event.subject,
+        event.detail,
+        event.actor_id,
+        event.client_address,
+        event.user_agent,
+    )
+
+
 def _start_values(
     session: Session, token_hash: bytes, event: AuditEvent
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -120,16 +158,7 @@ def _start_values(
             session.user_agent,
             session.opened_by,
         ),
-        (
-            epoch(event.at),
-            event.kind.value,
-            event.account_id,
-            event.subject,
-            event.detail,
-            event.actor_id,
-            event.client_address,
-            event.user_agent,
-        ),
+        _audit_row(event),
     )
 
 
@@ -153,6 +182,7 @@ def _account(account_id: int, columns: Any, password_hash: str | None = None) ->
         password_hash=password_hash,
         email_verified=bool(columns[13]),
         dialect_fields=dialect_fields_of(columns[14]),
+        service=bool(columns[15]),
     )
 
 
@@ -168,6 +198,11 @@ def _session_and_account(row: Any) -> tuple[Session, Account]:
         opened_by=row[7],
     )
     return session, _account(row[0], row[8:])
+
+
+def _token_and_account(row: Any) -> tuple[AccessToken, Account]:
+    token = token_from_columns(row[:_TOKEN_WIDTH])
+    return token, _account(token.account_id, row[_TOKEN_WIDTH:])
 
 
 def _login_account(row: Any) -> Account:
@@ -214,6 +249,16 @@ class SqliteHotPath:
     async def by_login(self, login: str) -> Account | None:
         row = self._fetch_one(_login_query(login, "?"), _login_value(login))
         return _login_account(row) if row else None
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        row = self._fetch_one(_TOKEN_QUERY.format(placeholder="?"), token_hash)
+        return _token_and_account(row) if row else None
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        statements = [(_TOKEN_USED.format("?", "?"), (epoch(at), token_id))]
+        if event is not None:
+            statements.append((_START_SQLITE[2], _audit_row(event)))
+        await self._write(*statements)
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
         session_row, audit_row = _start_values(session, token_hash, event)
@@ -310,6 +355,21 @@ class PostgresHotPath:
     async def by_login(self, login: str) -> Account | None:
         row = await self._fetch_one(_login_query(login, "$1"), _login_value(login))
         return _login_account(row) if row else None
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        row = await self._fetch_one(_TOKEN_QUERY.format(placeholder="$1"), token_hash)
+        return _token_and_account(row) if row else None
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        if event is None:
+            await self._fetch_one(_TOKEN_USED.format("$1", "$2"), epoch(at), token_id)
+            return
+        # Not retried: the first use's audit row must not be written twice.
+        try:
+            await self._connections.fetchrow(_FIRST_USE_PG, epoch(at), token_id, *_audit_row(event))
+        except CONNECTION_LOST as error:
+            self._connections.expire_idle()
+            raise Unavailable() from error
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
         session_row, audit_row = _start_values(session, token_hash, event)

@@ -29,6 +29,7 @@ from portcullis.core.models import (
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
+from portcullis.storage.token_store import SqlTokenStore
 
 
 def epoch(at: datetime) -> int:
@@ -81,6 +82,7 @@ def account_from_row(row: Any) -> Account:
         password_hash=row.password_hash,
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
+        service=bool(row.service),
     )
 
 
@@ -139,6 +141,7 @@ class SqlAccountStore:
             "storage_mode": account.storage_mode.value,
             "email_verified": account.email_verified,
             "dialect_fields": dict(account.dialect_fields) or None,
+            "service": account.service,
         }
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
@@ -398,6 +401,7 @@ class SqlUnitOfWork:
     keys: SqlKeyStore
     outbox: SqlOutbox
     audit: SqlAuditStore
+    tokens: SqlTokenStore
 
     def __init__(self, engine: AsyncEngine, sealer: Sealer):
         self._engine = engine
@@ -412,6 +416,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeyStore(self._connection)
         self.outbox = SqlOutbox(self._connection, self._sealer)
         self.audit = SqlAuditStore(self._connection)
+        self.tokens = SqlTokenStore(self._connection)
         return self
 
     async def __aexit__(
