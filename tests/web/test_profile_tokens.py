@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.support import PASSWORD, RunningServer, add_account
-from tests.web.conftest import sign_in, submit
+from tests.web.conftest import SiteFactory, sign_in, submit
 
 TOKEN = re.compile(r'<code class="token">(pcpat_[A-Za-z0-9_-]+)</code>')
 
@@ -59,3 +59,38 @@ def test_bad_values_are_told_on_the_page(site: RunningServer, ada: None) -> None
             answer = submit(client, "/account/profile", "/account/tokens", **fields)
             assert answer.status_code == 400, fields
             assert "pcpat_" not in answer.text
+
+
+class TestReturnAfterSignIn:
+    """Forward-auth's ?redirect=1 sends the browser to sign in with ``next``."""
+
+    def test_back_to_a_trusted_address(self, make_site: SiteFactory) -> None:
+        site = make_site(instances={"ui": "https://portal.test/activate"})
+        add_account(site.settings, "ada@example.org", username="ada")
+        with site.client() as client:
+            page = "/account/signin?next=https%3A%2F%2Fportal.test%2Ffiles%2Fa"
+            answer = submit(
+                client,
+                page,
+                "/account/signin",
+                login="ada",
+                password=PASSWORD,
+                next="https://portal.test/files/a",
+            )
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "https://portal.test/files/a"
+            assert 'name="next" value="https://portal.test/files/a"' in client.get(page).text
+
+    def test_never_elsewhere(self, site: RunningServer, ada: None) -> None:
+        with site.client() as client:
+            answer = submit(
+                client,
+                "/account/signin?next=https%3A%2F%2Fevil.test%2F",
+                "/account/signin",
+                login="ada",
+                password=PASSWORD,
+                next="https://evil.test/",
+            )
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/account/profile"
+            assert "evil.test" not in client.get("/account/signin?next=https://evil.test/").text

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -22,6 +22,7 @@ from portcullis.core.models import (
     TokenScope,
 )
 from portcullis.http.common import client_of, status_of
+from portcullis.http.gateway_paths import ReturnAddresses
 from portcullis.services import Services
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
 from portcullis.web.mailed_links import MailedLinkPages
@@ -64,6 +65,8 @@ class AccountPages(FormPages):
         self.renderer = Renderer(services.settings)
         super().__init__(services, self.renderer)
         self._mailed_links = MailedLinkPages(services, self.renderer)
+        settings = services.settings
+        self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
@@ -104,7 +107,9 @@ class AccountPages(FormPages):
 
     async def signin_form(self, request: Request) -> Response:
         notice = NOTICES.get(request.query_params.get("done", ""))
-        return self._page(request, "signin.html", notice=notice, login="", problems=[])
+        # Where forward-auth sent the browser from; kept only on a trusted origin.
+        back = self._returns.checked(request.query_params.get("next")) or ""
+        return self._page(request, "signin.html", notice=notice, login="", problems=[], next=back)
 
     async def signin(self, request: Request, form: Form) -> Response:
         login = form.get("login", "")
@@ -118,8 +123,11 @@ class AccountPages(FormPages):
                 notice=None,
                 login=login,
                 problems=problems_of(error),
+                next=self._returns.checked(form.get("next")) or "",
             )
-        return self._signed_in(see_other("/profile"), issued.token)
+        back = self._returns.checked(form.get("next"))
+        answer = RedirectResponse(back, 303) if back else see_other("/profile")
+        return self._signed_in(answer, issued.token)
 
     async def signout(self, request: Request, form: Form) -> Response:
         await self._services.sessions.close(request.cookies.get(SESSION_COOKIE))
