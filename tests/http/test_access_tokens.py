@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -99,6 +101,20 @@ class TestMaking:
         kinds = [row["kind"] for row in audit_rows(settings) if row["kind"].startswith("token_")]
         assert kinds == ["token_created", "token_first_used", "token_revoked"]
         assert all(made["token"] not in str(row) for row in audit_rows(settings))
+
+    def test_a_first_use_raced_by_many_checks_is_audited_once(
+        self, client: httpx.Client, server: RunningServer, settings: Settings
+    ) -> None:
+        token = make_token(client, session_of(client))["token"]
+
+        def check(_: int) -> int:
+            with server.client() as own:
+                return own.get("/auth/verify", headers=as_token(token)).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            assert set(pool.map(check, range(24))) == {200}
+        firsts = [row for row in audit_rows(settings) if row["kind"] == "token_first_used"]
+        assert len(firsts) == 1
 
 
 class TestScopes:

@@ -94,6 +94,13 @@ FROM accounts AS a WHERE a.{{column}} = {{placeholder}}
 _SESSION_COLUMNS = """id, token_hash, account_id, created_at, last_seen_at, expires_at,
     client_address, user_agent, opened_by"""
 _AUDIT_COLUMNS = "at, kind, account_id, subject, detail, actor_id, client_address, user_agent"
+# A first use is recorded once however many checks race to it: only the update that
+# found the token unused writes the audit row (SQLite: changes() counts that update).
+_FIRST_USE_SQLITE = (
+    "UPDATE access_tokens SET last_used_at = ? WHERE id = ? AND last_used_at IS NULL",
+    f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1",
+)
 
 _START_SQLITE = (
     f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
@@ -123,8 +130,12 @@ INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $
 
 
 _FIRST_USE_PG = f"""
-WITH used AS (UPDATE access_tokens SET last_used_at = $1 WHERE id = $2)
-INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($3, $4, $5, $6, $7, $8, $9, $10)
+WITH used AS (
+    UPDATE access_tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at IS NULL
+    RETURNING id
+)
+INSERT INTO audit_log ({_AUDIT_COLUMNS})
+SELECT $3::bigint, $4::text, $5::int, $6::text, $7::text, $8::int, $9::text, $10::text FROM used
 """  # noqa: S608
 
 
@@ -255,10 +266,11 @@ class SqliteHotPath:
         return _token_and_account(row) if row else None
 
     async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
-        statements = [(_TOKEN_USED.format("?", "?"), (epoch(at), token_id))]
-        if event is not None:
-            statements.append((_START_SQLITE[2], _audit_row(event)))
-        await self._write(*statements)
+        if event is None:
+            await self._write((_TOKEN_USED.format("?", "?"), (epoch(at), token_id)))
+            return
+        mark_used, audit_once = _FIRST_USE_SQLITE
+        await self._write((mark_used, (epoch(at), token_id)), (audit_once, _audit_row(event)))
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
         session_row, audit_row = _start_values(session, token_hash, event)
