@@ -49,6 +49,14 @@ class Presented:
     legacy: bool = False
 
 
+def authorization_of(request: Request) -> Presented | None:
+    """The token of ``Authorization: Bearer|Token``, challenged in its own scheme."""
+    sent = authorization_token(request)
+    if sent is None:
+        return None
+    return Presented(sent[1], BEARER if sent[0] == "bearer" else TOKEN)
+
+
 def header_value(text: str) -> str:
     return quote(text, safe=HEADER_SAFE)
 
@@ -109,8 +117,8 @@ class ForwardAuth:
         may not use them (NotAllowed), as on this service's own API.
         """
         headers = request.headers
-        if sent := authorization_token(request):
-            return Presented(sent[1], BEARER if sent[0] == "bearer" else TOKEN)
+        if sent := authorization_of(request):
+            return sent
         if legacy := legacy_token_of(request):
             return Presented(legacy, TOKEN, legacy=True)
         token = (
@@ -148,7 +156,10 @@ class ForwardAuth:
     async def introspect(self, request: Request) -> Response:
         """RFC 7662 for a service account's token: the caller's token in Authorization
         (or X-Session-Token), the one asked about in the ``token`` field of the body."""
-        asking = self.presented(request, original_of(request.headers, "GET", "/"))
+        # A back end's own credential: a header, never a cookie or a query parameter.
+        asking = authorization_of(request) or Presented(
+            request.headers.get("x-session-token"), BEARER
+        )
         try:
             caller, _ = await self._services.sessions.resolve(asking.token, Use.READ)
         except InvalidToken:

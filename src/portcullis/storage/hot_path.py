@@ -98,8 +98,7 @@ _AUDIT_COLUMNS = "at, kind, account_id, subject, detail, actor_id, client_addres
 # found the token unused writes the audit row (SQLite: changes() counts that update).
 _FIRST_USE_SQLITE = (
     "UPDATE access_tokens SET last_used_at = ? WHERE id = ? AND last_used_at IS NULL",
-    f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) "
-    "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1",
+    f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1",
 )
 
 _START_SQLITE = (
