@@ -71,11 +71,14 @@ _SESSION_QUERY_SQLITE = _SESSION_QUERY.format(match="= ?")
 # An access token is checked the same way: one indexed read, its account joined.
 _TOKEN_FIELDS = ", ".join(f"t.{name.strip()}" for name in TOKEN_COLUMNS.split(","))
 _TOKEN_WIDTH = len(TOKEN_COLUMNS.split(","))
+# On PostgreSQL the checks waiting at one moment share one query, as the sessions' do.
 _TOKEN_QUERY = f"""
-SELECT {_TOKEN_FIELDS}, {_ACCOUNT_COLUMNS}
+SELECT {_TOKEN_FIELDS}, {_ACCOUNT_COLUMNS}, t.token_hash
 FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
-WHERE t.token_hash = {{placeholder}}
+WHERE t.token_hash {{match}}
 """  # noqa: S608
+_TOKEN_QUERY_SQLITE = _TOKEN_QUERY.format(match="= ?")
+_TOKENS_QUERY_PG = _TOKEN_QUERY.format(match="= ANY($1::bytea[])")
 _TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noqa: S105
 _SESSIONS_QUERY_PG = _SESSION_QUERY.format(match="= ANY($1::bytea[])")
 
@@ -261,7 +264,7 @@ class SqliteHotPath:
         return _login_account(row) if row else None
 
     async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
-        row = self._fetch_one(_TOKEN_QUERY.format(placeholder="?"), token_hash)
+        row = self._fetch_one(_TOKEN_QUERY_SQLITE, token_hash)
         return _token_and_account(row) if row else None
 
     async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
@@ -336,6 +339,7 @@ class PostgresHotPath:
         # 503) while the database is down, and recovers when it returns.
         self._connections = ConnectionSet(dsn, connections)
         self._sessions = GatheredLookups(self._sessions_by_token_hash)
+        self._tokens = GatheredLookups(self._tokens_by_token_hash)
 
     async def _retried(
         self, fetch: Callable[..., Awaitable[Any]], query: str, *values: object
@@ -359,6 +363,10 @@ class PostgresHotPath:
         rows = await self._retried(self._connections.fetch, _SESSIONS_QUERY_PG, token_hashes)
         return {row[-1]: row for row in rows}
 
+    async def _tokens_by_token_hash(self, token_hashes: list[bytes]) -> dict[bytes, Any]:
+        rows = await self._retried(self._connections.fetch, _TOKENS_QUERY_PG, token_hashes)
+        return {row[-1]: row for row in rows}
+
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
         row = await self._sessions.find(token_hash)
         return _session_and_account(row) if row else None
@@ -368,7 +376,7 @@ class PostgresHotPath:
         return _login_account(row) if row else None
 
     async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
-        row = await self._fetch_one(_TOKEN_QUERY.format(placeholder="$1"), token_hash)
+        row = await self._tokens.find(token_hash)
         return _token_and_account(row) if row else None
 
     async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
@@ -408,4 +416,5 @@ class PostgresHotPath:
 
     async def close(self) -> None:
         await self._sessions.close()
+        await self._tokens.close()
         await self._connections.close()
