@@ -148,10 +148,10 @@ class Nginx:
 def curl(url: str, *args: str) -> tuple[int, dict[str, str], str]:
     """Status, headers (lower-cased names) and body of one request by curl."""
     done = subprocess.run(
-        ["curl", "-s", "-i", "--max-time", "10", *args, url],
+        ["curl", "-s", "-i", "--max-time", "30", *args, url],
         capture_output=True,
         text=True,
-        timeout=20,
+        timeout=40,
         check=True,
     )
     head, _, body = done.stdout.replace("\r\n", "\n").partition("\n\n")
