@@ -193,3 +193,18 @@ class TestRedirect:
         assert answer.status_code == 302
         assert "next" not in answer.headers["location"]
         assert answer.headers["location"].startswith(settings.public_url)
+
+
+class TestBehindCors:
+    def test_a_proxied_origin_takes_no_cors_path(
+        self, settings_for: SettingsFactory, make_server: MakeServer
+    ) -> None:
+        # nginx's subrequest carries the browser's Origin; forward-auth answers it as any.
+        settings = settings_for(cors_origins=["https://app.test"])
+        add_account(settings, ANN)
+        server = make_server(settings)
+        token = {"X-Session-Token": token_of(server)}
+        for origin in ("https://app.test", "https://elsewhere.test"):
+            answer = verify(server, headers={**token, "Origin": origin})
+            assert answer.status_code == 200, origin
+            assert "access-control-allow-origin" not in answer.headers

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from portcullis.cli import app
 from portcullis.config import Settings
-from tests.support import RunningServer, add_account, login
+from tests.conftest import MakeServer, SettingsFactory
+from tests.support import RunningServer, add_account, audit_rows, login
 from tests.tokens import expire_token, make_token
 
 ROOT = "root@example.org"
@@ -89,6 +90,19 @@ class TestServiceAccounts:
         for login_name in ("ingest", "ingest@service.invalid"):
             answer = client.post("/auth/login", json={"login": login_name, "password": ""})
             assert answer.status_code == 401
+
+    def test_no_superuser_can_log_in_as_it(
+        self, settings_for: SettingsFactory, make_server: MakeServer
+    ) -> None:
+        settings = settings_for(impersonation=True)
+        add_account(settings, ROOT, superuser=True)
+        with make_server(settings).client() as client:
+            add_service(client)
+            root = login(client, ROOT)
+            answer = client.post("/auth/login", json={"login": "ingest", "password": root})
+            assert answer.status_code == 401
+        refused = [row["detail"] for row in audit_rows(settings) if row["kind"] == "impersonation"]
+        assert refused == ["refused_service"]
 
     def test_its_tokens_are_revoked_by_the_superuser(self, client: httpx.Client) -> None:
         token = add_service(client)

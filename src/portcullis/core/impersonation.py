@@ -89,6 +89,8 @@ def _refusal(account: Account | None) -> str | None:
         return "unknown_account"
     if account.superuser:
         return "superuser"
+    if account.service:
+        return "service"  # it has no sessions, only access tokens
     if not account.active:
         return "inactive"
     return None

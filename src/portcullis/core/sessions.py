@@ -87,8 +87,11 @@ class Sessions:
 
         With ``opened_by``, a superuser opens it on the account's behalf ("log in as"): the
         session says so, and the audit records an impersonation by that superuser instead
-        of a sign-in. ``lasting_at_most`` shortens the configured lifetime.
+        of a sign-in. ``lasting_at_most`` shortens the configured lifetime. Raises
+        NotAllowed for a service account, which has access tokens only.
         """
+        if account.service:
+            raise NotAllowed(NO_SESSIONS_FOR_SERVICES)
         now = self._clock.now()
         token = new_token()
         lifetime = min(self._policy.lifetime, lasting_at_most or self._policy.lifetime)
