@@ -208,3 +208,10 @@ class TestBehindCors:
             answer = verify(server, headers={**token, "Origin": origin})
             assert answer.status_code == 200, origin
             assert "access-control-allow-origin" not in answer.headers
+
+
+def test_a_rule_that_names_no_path_stops_the_service_at_start(
+    settings_for: SettingsFactory,
+) -> None:
+    with pytest.raises(ValueError, match="path prefix"):
+        settings_for(gateway_rules={"private": ["S-1"]})

@@ -190,3 +190,16 @@ class TestIntrospection:
             client.post("/auth/introspect", json={"token": 5}, headers=headers).status_code == 400
         )
         assert client.post("/auth/introspect", content=b"\xff", headers=headers).status_code == 400
+
+
+def test_its_tags_change_as_any_accounts_do(client: httpx.Client) -> None:
+    token = add_service(client, tags=["S-A"])
+    root = as_session(login(client, ROOT))
+    granted = client.post(
+        "/auth/admin/users/ingest@service.invalid/permissions",
+        json={"accessTag": "S-B"},
+        headers=root,
+    )
+    assert granted.status_code == 200, granted.text
+    answer = client.get("/auth/verify", headers={"Authorization": f"Bearer {token}"})
+    assert answer.headers["x-portcullis-allow"] == "S-A,S-B"
