@@ -8,7 +8,7 @@ import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import limits
 from pydantic import Field, field_validator, model_validator
@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
     # The longest a personal or service access token may last (and its default).
     access_token_max_days: int = Field(default=365, gt=0, le=3650)
+    # `portcullis import`: how long a pending user's mailed key, and a script's API token,
+    # go on working here, counted from the import.
+    import_key_lifetime_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    import_token_lifetime_seconds: int = Field(default=30 * 24 * 3600, gt=0)
 
     # Within what argon2 itself takes (checked again below), so a setting it would refuse
     # stops the service at start instead of failing every sign-in.
@@ -109,7 +113,7 @@ class Settings(BaseSettings):
     # Per client address (``limits`` notation, e.g. "30/minute" or "10 per hour").
     rate_limit_login: str = "30/minute"
     rate_limit_register: str = "10/hour"
-    rate_limit_mail: str = "10/hour"  # reset, retryact, password setup mails
+    rate_limit_mail: str = "10/hour"  # reset, retryact, password setup, e-mail change mails
     rate_limit_key: str = "30/minute"  # activation and password-change-with-key
     # Reset mails per client address and e-mail address.
     rate_limit_reset_per_account: str = "3/hour"
@@ -120,7 +124,19 @@ class Settings(BaseSettings):
     # ({"/submissions/": ["S-BSST1"]}); the longest matching prefix applies.
     gateway_rules: dict[str, list[str]] = Field(default_factory=dict)
 
-    @field_validator("trusted_proxies", "cors_origins", "captcha_origins", mode="before")
+    # Metrics at /metrics: off unless a token or allowed addresses are set, then only
+    # for a bearer of that token or a client in those networks (IPs or CIDRs).
+    metrics_token: str = ""
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # "json" or "text"; unset, text on a terminal and JSON otherwise.
+    log_format: Literal["", "json", "text"] = ""
+    access_log: bool = True
+    # /openapi.json and /docs: off unless asked for (``portcullis openapi`` prints it).
+    api_docs: bool = False
+
+    @field_validator(
+        "trusted_proxies", "cors_origins", "captcha_origins", "metrics_allow", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -136,10 +152,27 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        limits.parse(value)  # raises ValueError on a malformed limit
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f'"{value}" is not a rate such as 30/minute') from None
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        kind = scheme.split("+", 1)[0].lower()
+        if kind == "postgres":
+            raise ValueError("write postgresql:// (SQLAlchemy no longer reads postgres://)")
+        if kind not in ("sqlite", "postgresql"):
+            said = f"{kind} is not supported" if kind else "not a database URL"
+            raise ValueError(f"{said}; use sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -206,6 +239,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mail_url(self) -> str:
         return self.mail_url or f"file://{(self.data_dir / 'outbox').resolve()}"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_token or self.metrics_allow)
 
     @property
     def session_cookie_name(self) -> str:

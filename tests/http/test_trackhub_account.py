@@ -51,8 +51,10 @@ def query_of(link: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
 
 
-def verification_key(server: RunningServer, to: str = "new@example.org") -> str:
-    link = server.wait_for_mail(to, "Activation").link
+def verification_key(
+    server: RunningServer, to: str = "new@example.org", subject: str = "Verify your email"
+) -> str:
+    link = server.wait_for_mail(to, subject).link
     assert link.startswith("https://thr.example/email_verification?token=")
     return query_of(link)["token"]
 
@@ -148,23 +150,6 @@ class TestProfile:
             answer = client.post("/api/user", headers=token(member))
         assert answer.status_code == 400
         assert answer.json() == {"error": "Missing message body in request"}
-
-    @pytest.mark.parametrize("other", ["free@example.org", "other@example.org"])
-    def test_the_email_cannot_be_changed_here(
-        self, thr: RunningServer, member: str, other: str
-    ) -> None:
-        # One answer whether another account holds the address or not: a change that
-        # took effect at once would tell a signed-in user which addresses have accounts.
-        add_account(thr.settings, "other@example.org")
-        body = {"email": other, "check_interval": "weekly"}
-        with thr.client() as client:
-            answer = client.post("/api/user", headers=token(member), json=body)
-            profile = client.get("/api/user", headers=token(member))
-        assert answer.status_code == 400
-        assert answer.json() == {"email": ["The e-mail address cannot be changed here"]}
-        # Nothing of the refused change was applied.
-        assert profile.json()["email"] == "user@email.com"
-        assert profile.json()["check_interval"] == "automatic"
 
 
 class TestRegister:

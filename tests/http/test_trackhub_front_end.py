@@ -108,7 +108,7 @@ def test_without_a_front_end_the_links_lead_to_our_pages(
     server = make_server(settings_for(require_activation=False))
     with server.client() as client:
         assert client.post("/api/register", json=NEW).status_code == 201
-    link = server.wait_for_mail("new@example.org", "Activation").link
+    link = server.wait_for_mail("new@example.org", "Verify your email").link
     assert link.startswith("http://127.0.0.1:8000/account/activate/")
 
 

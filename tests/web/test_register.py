@@ -133,7 +133,7 @@ class TestWithoutRequiredActivation:
             before = client.post("/api/login", data=thr)
             assert before.status_code == 200
             assert before.json()["is_account_activated"] is False
-            mail = site.wait_for_mail("ada@example.org", "Activation")
+            mail = site.wait_for_mail("ada@example.org", "Verify your email")
             assert submit(client, mail.link).status_code == 200
             after = client.post("/api/login", data=thr)
         assert after.json()["is_account_activated"] is True

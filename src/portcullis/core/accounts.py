@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from portcullis.core.audit import AuditTrail
+from portcullis.core.email_change import take_new_address
 from portcullis.core.errors import (
     AlreadyRegistered,
     CaptchaFailed,
@@ -63,6 +64,8 @@ MISSING_LINK_TARGET = (
 USERNAME_TAKEN = "The username is already taken"
 # The keys that prove a pending account's address; a setup key also sets its password.
 ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
+# What a verification link may carry: a new account's key, or an e-mail change's.
+ADDRESS_KEYS = (*ACTIVATING_KEYS, KeyPurpose.EMAIL_CHANGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +173,13 @@ class Accounts:
             raise InvalidCredentials("bad_password")
         if not account.active:
             raise InvalidCredentials("inactive")
-        if verdict.new_hash:
+        if verdict.new_hash and account.password_hash:
+            # Only over the hash just checked: a password set meanwhile (a reset, say)
+            # must not be replaced by the one this login typed.
             async with self._uow() as uow:
-                await uow.accounts.set_password_hash(account.id, verdict.new_hash)
+                await uow.accounts.replace_password_hash(
+                    account.id, account.password_hash, verdict.new_hash
+                )
         return account
 
     # --- registering and activating ---------------------------------------------
@@ -254,7 +261,9 @@ class Accounts:
         )
         if target is not None:  # register() refuses a pending account without one
             key = await self._keys.issue(uow, account.id, KeyPurpose.ACTIVATION)
-            await self._mail_key(uow, account, "activation", target, key)
+            # One that may sign in already is asked to verify its address, not to activate.
+            kind = "activation" if pending else "email_verification"
+            await self._mail_key(uow, account, kind, target, key)
 
     async def _refuse_taken(
         self,
@@ -294,18 +303,33 @@ class Accounts:
         async with self._uow() as uow:
             used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used) if used is not None else None
+            if account is None:
+                # An e-mail change's key: confirmed on the same page.
+                used = await self._keys.peek(uow, key, KeyPurpose.EMAIL_CHANGE)
+                account = await uow.accounts.by_id(used) if used is not None else None
+                if account is not None and account.status is not AccountStatus.DISABLED:
+                    return account
         if account is None or not awaits_verification(account):
             raise InvalidKey()
         return account
 
-    async def activate(self, key: str, client: Client | None = None) -> Account:
-        """Verify the e-mail of the account ``key`` was mailed for, and let a pending
-        account sign in. Every dialect and the pages verify through here, so there is
-        one flag (Account.email_verified) for all. Raises InvalidKey."""
+    async def activate(self, key: str, client: Client | None = None) -> KeyPurpose:
+        """Verify the e-mail ``key`` was mailed to: a new account's (and let a pending
+        one sign in), or the new address of an e-mail change, which the account then
+        takes (email_change). Every dialect and the pages verify through here, so there
+        is one flag (Account.email_verified) for all. Answers what the key was for.
+        Raises InvalidKey, AddressTaken."""
         async with self._uow() as uow:
-            used = await self._keys.consume(uow, key, *ACTIVATING_KEYS)
-            account = await uow.accounts.by_id(used[0]) if used else None
-            if account is None or not awaits_verification(account):
+            used = await self._keys.consume(uow, key, *ADDRESS_KEYS)
+            account = await uow.accounts.by_id(used.account_id) if used else None
+            if used and account and used.purpose is KeyPurpose.EMAIL_CHANGE and used.new_email:
+                if account.status is AccountStatus.DISABLED:
+                    raise InvalidKey()
+                await take_new_address(
+                    uow, account, used.new_email, self._clock, self._audit, client
+                )
+                return used.purpose
+            if used is None or account is None or not awaits_verification(account):
                 raise InvalidKey()
             await uow.accounts.set_email_verified(account.id, True)
             if account.status is AccountStatus.PENDING:
@@ -313,7 +337,7 @@ class Accounts:
             await self._audit.write(
                 uow, self._audit.event(AuditKind.ACTIVATED, client, account=account)
             )
-            return account
+            return used.purpose
 
     async def resend_activation(self, email: str, target: LinkTarget) -> None:
         """Mail a fresh activation key if ``email`` is pending; the answer never tells."""
@@ -429,7 +453,7 @@ class Accounts:
         password_hash = await self._hasher.hash(password)
         async with self._uow() as uow:
             used = await self._keys.consume(uow, key, *purposes)
-            if used is None or used[0] != account.id:
+            if used is None or used.account_id != account.id:
                 raise InvalidKey()  # used by a racing request since we looked
             await self._set_password(uow, account, password_hash, client, how)
             # The key came by mail: its use proves the address.

@@ -111,6 +111,13 @@ class Unavailable(PortcullisError):
     message = "The service is temporarily unavailable."
 
 
+class AddressTaken(PortcullisError):
+    """An e-mail change's new address came to belong to another account meanwhile."""
+
+    code = "address_taken"
+    message = "The e-mail address is already in use by another account."
+
+
 class DuplicateAccount(PortcullisError):
     """Raised by storage when an e-mail or username is already taken; ``field`` says which."""
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from portcullis.core.errors import InvalidInput, UnknownInstance
-from portcullis.core.models import KeyPurpose, LinkTarget
+from portcullis.core.models import KeyPurpose, LinkTarget, UsedKey
 from portcullis.core.ports import Clock, UnitOfWork
 from portcullis.core.tokens import Hasher, new_key
 
@@ -109,19 +109,25 @@ class Keys:
     def names_account(self, handle: str, account_id: int) -> bool:
         return hmac.compare_digest(handle.encode(), self.account_handle(account_id).encode())
 
-    async def issue(self, uow: UnitOfWork, account_id: int, purpose: KeyPurpose) -> str:
-        """A fresh key for ``purpose``; older keys of that purpose stop working."""
+    async def issue(
+        self,
+        uow: UnitOfWork,
+        account_id: int,
+        purpose: KeyPurpose,
+        new_email: str | None = None,
+    ) -> str:
+        """A fresh key for ``purpose`` (an e-mail change: the ``new_email`` it proves);
+        older keys of that purpose stop working."""
         key = new_key()
         now = self._clock.now()
+        expires_at = now + self._lifetimes[purpose]
         await uow.keys.replace(
-            account_id, purpose, self._hasher.key_hash(key), now, now + self._lifetimes[purpose]
+            account_id, purpose, self._hasher.key_hash(key), now, expires_at, new_email
         )
         return key
 
-    async def consume(
-        self, uow: UnitOfWork, key: str, *purposes: KeyPurpose
-    ) -> tuple[int, KeyPurpose] | None:
-        """Use up ``key`` if it is live and of one of ``purposes``: its account and purpose."""
+    async def consume(self, uow: UnitOfWork, key: str, *purposes: KeyPurpose) -> UsedKey | None:
+        """Use up ``key`` if it is live and of one of ``purposes``: what it was for."""
         if not key or len(key) > MAX_KEY_LENGTH:
             return None
         return await uow.keys.consume(self._hasher.key_hash(key), purposes, self._clock.now())

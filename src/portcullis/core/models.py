@@ -47,6 +47,17 @@ class KeyPurpose(StrEnum):
     ACTIVATION = "activation"
     PASSWORD_SETUP = "password_setup"  # noqa: S105 (a purpose's name, not a secret)
     PASSWORD_RESET = "password_reset"  # noqa: S105
+    EMAIL_CHANGE = "email_change"  # proves a new address before the account takes it
+
+
+@dataclass(frozen=True, slots=True)
+class UsedKey:
+    """A one-time key that was live: whose, what for, and (an e-mail change) the address
+    it was mailed to."""
+
+    account_id: int
+    purpose: KeyPurpose
+    new_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,9 @@ class Account:
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
     # A service account: no password, no pages, only access tokens.
     service: bool = False
+    # The id the account's folder path was built with by the service it was imported
+    # from (BioStudies); None: its own id.
+    folder_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -142,6 +156,9 @@ class Session:
     # the token's public id.
     kind: TokenKind = TokenKind.SESSION
     scope: TokenScope = TokenScope.FULL
+    # A token another service issued, brought by an import: scripts use it now and then,
+    # so only its lifetime ends it, not the idle limit.
+    api_token: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +232,9 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class ProfileChange:
-    """A signed-in user's edit of their own profile; None leaves a value as it is."""
+    """A signed-in user's edit of their own profile; None leaves a value as it is.
+    (The e-mail changes only once proven: core.email_change.)"""
 
-    email: str | None = None
     full_name: str | None = None
     # Replaces the fields of each dialect named here; other dialects' stay as they are.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
@@ -237,11 +254,15 @@ class AuditKind(StrEnum):
     REGISTERED = "registered"
     ACTIVATED = "activated"  # the e-mail proven by a mailed key (and a pending account active)
     PROFILE_UPDATED = "profile_updated"  # detail: the names of what changed
+    # detail "requested" (subject: the new address, mailed a key) or "changed" (subject:
+    # the address given up, which is told so).
+    EMAIL_CHANGED = "email_changed"
     RESET_REQUESTED = "reset_requested"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
+    IMPORTED = "imported"  # detail: where from ("biostudies:3"); by `portcullis import`
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
     # An access token's life; detail: "<id> <name>" (made), "<id>" (first used, revoked).
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name)

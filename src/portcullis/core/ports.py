@@ -19,6 +19,7 @@ from portcullis.core.models import (
     Notice,
     Permission,
     Session,
+    UsedKey,
 )
 
 
@@ -39,6 +40,10 @@ class AccountStore(Protocol):
 
     async def list(self) -> Sequence[Account]: ...
     async def set_password_hash(self, account_id: int, password_hash: str) -> None: ...
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        """Set ``new`` only if the stored hash is still ``old``; whether it was."""
+        ...
+
     async def set_status(self, account_id: int, status: AccountStatus) -> None: ...
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises ``DuplicateAccount`` if another account's username folds to the same."""
@@ -46,6 +51,11 @@ class AccountStore(Protocol):
 
     async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None: ...
     async def set_email_verified(self, account_id: int, verified: bool) -> None: ...
+    async def set_superuser(self, account_id: int, superuser: bool) -> None: ...
+    async def set_email(self, account_id: int, email: str) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        ...
+
     async def set_profile(
         self,
         account_id: int,
@@ -121,14 +131,15 @@ class KeyStore(Protocol):
         key_hash: bytes,
         created_at: datetime,
         expires_at: datetime,
+        new_email: str | None = None,
     ) -> None:
         """Store a key, voiding every older key of the same account and purpose."""
         ...
 
     async def consume(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
-    ) -> tuple[int, KeyPurpose] | None:
-        """Delete a live key and return its account and purpose; None if there is none.
+    ) -> UsedKey | None:
+        """Delete a live key and return what it was for; None if there is none.
 
         Runs in the caller's transaction, so of two racing uses exactly one wins.
         """
@@ -220,3 +231,39 @@ class RateLimiter(Protocol):
         Raises TooManyAttempts when the budget is spent, Unavailable when the store is down.
         """
         ...
+
+
+class Instruments(Protocol):
+    """What the core tells whoever watches it; counting and logging are the adapter's.
+
+    Each call is made once per event, on the event loop except ``hashed`` (a hashing
+    thread), and must not raise or block.
+    """
+
+    def signed_in(self, outcome: str) -> None:
+        """A password sign-in ended: ok, bad_password, unknown, held_back or inactive."""
+
+    def lockout_started(self, seconds: int) -> None:
+        """A failed sign-in started a hold of ``seconds`` on its account or name."""
+
+    def token_checked(self, outcome: str) -> None:
+        """A session token was resolved: ok, missing, unknown, expired or inactive."""
+
+    def hashed(self, waited: float, took: float) -> None:
+        """A password hash ran ``took`` seconds after waiting ``waited`` for a thread."""
+
+
+class Unobserved:
+    """Instruments that note nothing: the default wherever nobody watches."""
+
+    def signed_in(self, outcome: str) -> None:
+        pass
+
+    def lockout_started(self, seconds: int) -> None:
+        pass
+
+    def token_checked(self, outcome: str) -> None:
+        pass
+
+    def hashed(self, waited: float, took: float) -> None:
+        pass

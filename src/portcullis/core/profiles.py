@@ -1,4 +1,6 @@
-"""A signed-in user's own profile: the e-mail, the name, and each dialect's own fields.
+"""A signed-in user's own profile: the name and each dialect's own fields.
+
+The e-mail is not changed here but by email_change, which first proves the new address.
 
 The core knows the fields every dialect shares (e-mail, full name). A dialect's other
 fields (the Track Hub Registry's affiliation, check interval, ...) are kept under the
@@ -17,12 +19,11 @@ from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidInput
 from portcullis.core.models import Account, AuditKind, Client, DialectFields, ProfileChange
 from portcullis.core.ports import UnitOfWorkFactory
-from portcullis.core.validation import email_problems, name_problems, normalise_email
+from portcullis.core.validation import name_problems
 
 # One dialect's fields, as JSON: a profile, not a store for anything else.
 MAX_DIALECT_FIELDS_BYTES = 4096
 TOO_MANY_FIELDS = f"A dialect's profile fields take at most {MAX_DIALECT_FIELDS_BYTES} bytes"
-EMAIL_CHANGE_NOT_HERE = "The e-mail address cannot be changed here"
 
 
 class Profiles:
@@ -33,18 +34,10 @@ class Profiles:
     async def update(
         self, account: Account, change: ProfileChange, client: Client | None = None
     ) -> Account:
-        """Apply ``change`` to the account. Raises InvalidInput (every problem at once),
-        with EMAIL_CHANGE_NOT_HERE among them when ``change`` names another e-mail.
-        """
-        email = normalise_email(change.email) if change.email is not None else account.email
+        """Apply ``change`` to the account. Raises InvalidInput (every problem at once)."""
         full_name = change.full_name.strip() if change.full_name is not None else None
-        problems = [*email_problems(email), *(name_problems(full_name) if full_name else [])]
+        problems = [*(name_problems(full_name) if full_name else [])]
         problems += _dialect_field_problems(change.dialect_fields)
-        if email != account.email:
-            # Changed at once, the answer (or the profile read after it) would tell any
-            # signed-in user which addresses other accounts hold. An address is to change
-            # only once a mail to it proves it, and that flow is not built yet.
-            problems.append(EMAIL_CHANGE_NOT_HERE)
         if problems:
             raise InvalidInput(problems)
         fields = {**account.dialect_fields, **change.dialect_fields}

@@ -19,7 +19,13 @@ from portcullis.core.models import (
     TokenKind,
     TokenScope,
 )
-from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
+from portcullis.core.ports import (
+    Clock,
+    Instruments,
+    SessionHotPath,
+    UnitOfWorkFactory,
+    Unobserved,
+)
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
 # Activity is written at most this often per session: a token check is a read. The write
@@ -65,10 +71,12 @@ class Sessions:
         policy: SessionPolicy,
         audit: AuditTrail,
         tokens: AccessTokens | None = None,
+        instruments: Instruments | None = None,
     ):
         self._tokens = tokens
         self._uow = uow
         self._hot_path = hot_path
+        self._instruments = instruments or Unobserved()
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
@@ -126,6 +134,7 @@ class Sessions:
         ``use``.
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
+            self._instruments.token_checked("missing" if not token else "unknown")
             raise InvalidToken()
         if self._tokens is not None and is_access_token(token):
             session, account = await self._tokens.resolve(token)
@@ -138,15 +147,18 @@ class Sessions:
     async def _resolve_session(self, token: str) -> tuple[Session, Account]:
         found = await self._hot_path.find(self._hasher.token_hash(token))
         if found is None:
+            self._instruments.token_checked("unknown")
             raise InvalidToken()
         session, account = found
         now = self._clock.now()
-        if (
-            now >= session.expires_at
-            or now - session.last_seen_at >= self._policy.idle
-            or not account.active
-        ):
+        idle = not session.api_token and now - session.last_seen_at >= self._policy.idle
+        if now >= session.expires_at or idle:
+            self._instruments.token_checked("expired")
             raise InvalidToken()
+        if not account.active:
+            self._instruments.token_checked("inactive")
+            raise InvalidToken()
+        self._instruments.token_checked("ok")
         if now - session.last_seen_at >= self._touch_interval:
             await self._hot_path.touch(session.id, account.id, now)
         return session, account

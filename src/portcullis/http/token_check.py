@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http.guards import NO_STORE, SAFE_HEADERS, unreadable_url
+from portcullis.observability.meters import Meters
 
 log = logging.getLogger("portcullis")
 
@@ -39,7 +40,9 @@ class TokenCheckFirst:
         internal_error: Callable[[Scope], Response],
         unavailable: tuple[type[Exception], ...],
         cors_paths: frozenset[str],
+        meters: Meters,
     ):
+        self.meters = meters
         self.app = app
         self.endpoints = endpoints
         self.error_for = error_for
@@ -67,6 +70,7 @@ class TokenCheckFirst:
             response = self.error_for(scope, problem)
         except self.unavailable as error:  # the once-a-minute activity write can meet these
             log.warning("database unavailable: %s", error)
+            self.meters.backing_error("database")
             response = self.error_for(scope, Unavailable())
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])

@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -123,6 +124,14 @@ def matches_legacy_user(request: Request, account: Account) -> bool:
     )
 
 
+class LoginForm(BaseModel):
+    """The registry's login by form or JSON, when no Basic header is sent."""
+
+    model_config = ConfigDict(extra="ignore")
+    username: StrictStr
+    password: StrictStr
+
+
 class TrackHubApi:
     def __init__(self, services: Services):
         self._services = services
@@ -158,11 +167,11 @@ class TrackHubApi:
     async def _form_credentials(self, request: Request) -> tuple[str, str]:
         if request.method == "GET":
             raise InvalidCredentials()
-        fields = await read_fields(request, allow_form=True)
-        username, password = fields.get("username"), fields.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise InvalidCredentials()
-        return username, password
+        try:
+            form = LoginForm.model_validate(await read_fields(request, allow_form=True))
+        except ValidationError:
+            raise InvalidCredentials() from None  # a missing or odd field: wrong credentials
+        return form.username, form.password
 
     async def logout(self, request: Request) -> Response:
         session, account = await self._services.sessions.resolve(token_of(request), Use.ACCOUNT)

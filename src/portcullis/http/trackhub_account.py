@@ -18,14 +18,14 @@ from starlette.routing import BaseRoute, Route
 from portcullis.config import DEFAULT_INSTANCE
 from portcullis.core.accounts import USERNAME_TAKEN
 from portcullis.core.errors import (
+    AddressTaken,
     AlreadyRegistered,
     InvalidCredentials,
     InvalidInput,
     InvalidKey,
     PasswordRejected,
 )
-from portcullis.core.models import Account, LinkTarget, ProfileChange, Registration
-from portcullis.core.profiles import EMAIL_CHANGE_NOT_HERE
+from portcullis.core.models import Account, KeyPurpose, LinkTarget, ProfileChange, Registration
 from portcullis.core.sessions import Use
 from portcullis.core.validation import username_problems
 from portcullis.http.common import client_of, read_fields
@@ -165,13 +165,21 @@ class TrackHubAccountApi:
             own["affiliation"] = affiliation
         if continuous_alert is not None:
             own["continuous_alert"] = continuous_alert
-        change = ProfileChange(email=email, full_name=full_name, dialect_fields={DIALECT: own})
-        try:
-            await self._services.profiles.update(account, change, client_of(request))
-        except InvalidInput as invalid:
-            if EMAIL_CHANGE_NOT_HERE in invalid.problems:
-                return field_errors({"email": [EMAIL_CHANGE_NOT_HERE]})
-            raise
+        assert email is not None  # required: fields.check() refused a body without it
+        change = ProfileChange(full_name=full_name, dialect_fields={DIALECT: own})
+        client = client_of(request)
+        # Another address is the account's only once the link mailed to it comes back.
+        # Asked first, so that a refusal (429) leaves the profile as it was.
+        changes = self._services.email_changes
+        mailed = await changes.request(account, email, self._verify_target, client)
+        await self._services.profiles.update(account, change, client)
+        if mailed:
+            return answer(
+                {
+                    "success": "User profile updated successfully! "
+                    "A verification link has been sent to your new email address"
+                }
+            )
         return answer({"success": "User profile updated successfully!"})
 
     # --- registering and verifying ------------------------------------------------
@@ -234,10 +242,14 @@ class TrackHubAccountApi:
         if not KEY_SHAPE.fullmatch(key):
             return answer({"error": "Invalid token!"}, 400)
         try:
-            await self._services.accounts.activate(key, client_of(request))
+            proved = await self._services.accounts.activate(key, client_of(request))
         except InvalidKey:
             message = "This activation link is expired or have already been used!"
             return answer({"error": message}, 400)
+        except AddressTaken:
+            return answer({"error": EMAIL_IN_USE["email"][0]}, 400)
+        if proved is KeyPurpose.EMAIL_CHANGE:
+            return answer({"success": "Email address updated! It is your account's email now"})
         return answer({"success": "Account activated! Please login to your account"})
 
     # --- passwords ----------------------------------------------------------------

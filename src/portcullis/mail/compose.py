@@ -15,6 +15,10 @@ from portcullis.core.validation import email_problems
 # The real service's subjects, with the product name in place of "BioStudies".
 SUBJECTS = {
     "activation": "{product} Account Activation",
+    # For an account that may already sign in: the link proves the address only.
+    "email_verification": "Verify your email",  # the registry's subject, word for word
+    "email_change": "Verify your new email",
+    "email_changed": "{product} Account Email Changed",
     "password_setup": "{product} Account Password Setup",
     "password_reset": "{product} Account Password Reset",
     "password_changed": "{product} Account Password Changed",

@@ -28,14 +28,16 @@ from portcullis.storage.token_store import TOKEN_COLUMNS, token_from_columns
 
 ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
        a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields, a.service"""
+       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields, a.service,
+       a.folder_id"""
 
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
 # query (GatheredLookups), and each check is handed the row of its own token.
 SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, s.opened_by, {ACCOUNT_COLUMNS}, s.token_hash
+       s.client_address, s.user_agent, s.opened_by, s.api_token, {ACCOUNT_COLUMNS},
+       s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash {{match}}
 """  # noqa: S608
@@ -172,6 +174,7 @@ def account_from_columns(
         email_verified=bool(columns[13]),
         dialect_fields=dialect_fields_of(columns[14]),
         service=bool(columns[15]),
+        folder_id=columns[16],
     )
 
 
@@ -185,8 +188,9 @@ def session_and_account(row: Any) -> tuple[Session, Account]:
         client_address=row[5],
         user_agent=row[6],
         opened_by=row[7],
+        api_token=bool(row[8]),
     )
-    return session, account_from_columns(row[0], row[8:])
+    return session, account_from_columns(row[0], row[9:])
 
 
 def token_and_account(row: Any) -> tuple[AccessToken, Account]:

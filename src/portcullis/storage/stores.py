@@ -8,11 +8,12 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portcullis.core.errors import DuplicateAccount
+from portcullis.core.imports import ImportedAccount
 from portcullis.core.models import (
     AccessType,
     Account,
@@ -25,6 +26,7 @@ from portcullis.core.models import (
     Permission,
     Session,
     StorageMode,
+    UsedKey,
 )
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
@@ -83,12 +85,33 @@ def account_from_row(row: Any) -> Account:
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
         service=bool(row.service),
+        folder_id=row.folder_id,
     )
 
 
 def username_key(username: str | None) -> str | None:
     """The form a username is unique and looked up by (see tables.accounts)."""
     return canonical_login(username) if username is not None else None
+
+
+def account_values(account: NewAccount | ImportedAccount) -> dict[str, Any]:
+    """The columns a new account and an imported one alike are given."""
+    return {
+        "email": account.email,
+        "username": account.username,
+        "username_key": username_key(account.username),
+        "full_name": account.full_name,
+        "orcid": account.orcid,
+        "password_hash": account.password_hash,
+        "secret": account.secret,
+        "status": account.status.value,
+        "superuser": account.superuser,
+        "notifications_enabled": account.notifications_enabled,
+        "created_at": epoch(account.created_at),
+        "storage_mode": account.storage_mode.value,
+        "email_verified": account.email_verified,
+        "dialect_fields": {k: dict(v) for k, v in account.dialect_fields.items()} or None,
+    }
 
 
 def session_from_row(row: Row[Any]) -> Session:
@@ -101,6 +124,7 @@ def session_from_row(row: Row[Any]) -> Session:
         client_address=row.client_address,
         user_agent=row.user_agent,
         opened_by=row.opened_by,
+        api_token=bool(row.api_token),
     )
 
 
@@ -124,23 +148,10 @@ class SqlAccountStore:
         return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
-        values: dict[str, Any] = {
-            "email": account.email,
-            "username": account.username,
-            "username_key": username_key(account.username),
-            "full_name": account.full_name,
-            "orcid": account.orcid,
-            "password_hash": account.password_hash,
-            "secret": account.secret,
-            "status": account.status.value,
-            "superuser": account.superuser,
-            "notifications_enabled": account.notifications_enabled,
+        values = {
+            **account_values(account),
             "permissions": [],
             "deny_tags": [],
-            "created_at": epoch(account.created_at),
-            "storage_mode": account.storage_mode.value,
-            "email_verified": account.email_verified,
-            "dialect_fields": dict(account.dialect_fields) or None,
             "service": account.service,
         }
         try:
@@ -171,6 +182,14 @@ class SqlAccountStore:
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         await self._update(account_id, password_hash=password_hash)
 
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        result = await self._db.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.password_hash == old)
+            .values(password_hash=new)
+        )
+        return result.rowcount == 1
+
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises DuplicateAccount("username") if another account's name folds to it."""
         try:
@@ -189,6 +208,17 @@ class SqlAccountStore:
 
     async def set_email_verified(self, account_id: int, verified: bool) -> None:
         await self._update(account_id, email_verified=verified)
+
+    async def set_superuser(self, account_id: int, superuser: bool) -> None:
+        await self._update(account_id, superuser=superuser)
+
+    async def set_email(self, account_id: int, email: str) -> None:
+        """Raises DuplicateAccount("email") if another account has ``email``."""
+        try:
+            async with self._db.begin_nested():
+                await self._update(account_id, email=email)
+        except IntegrityError:
+            raise DuplicateAccount("email") from None
 
     async def set_profile(
         self,
@@ -251,7 +281,10 @@ class SqlSessionStore:
             delete(sessions).where(
                 or_(
                     sessions.c.expires_at <= epoch(now),
-                    sessions.c.last_seen_at <= epoch(idle_since),
+                    and_(
+                        sessions.c.last_seen_at <= epoch(idle_since),
+                        sessions.c.api_token == false(),
+                    ),
                 )
             )
         )
@@ -269,6 +302,7 @@ class SqlKeyStore:
         key_hash: bytes,
         created_at: datetime,
         expires_at: datetime,
+        new_email: str | None = None,
     ) -> None:
         await self._db.execute(
             delete(one_time_keys).where(
@@ -282,6 +316,7 @@ class SqlKeyStore:
                 purpose=purpose.value,
                 created_at=epoch(created_at),
                 expires_at=epoch(expires_at),
+                new_email=new_email,
             )
         )
 
@@ -295,17 +330,21 @@ class SqlKeyStore:
 
     async def consume(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime
-    ) -> tuple[int, KeyPurpose] | None:
+    ) -> UsedKey | None:
         # DELETE ... RETURNING: the row lock (PostgreSQL) or the write lock (SQLite) makes
         # the second of two racing uses find nothing.
         row = (
             await self._db.execute(
                 delete(one_time_keys)
                 .where(self._live(key_hash, purposes, now))
-                .returning(one_time_keys.c.account_id, one_time_keys.c.purpose)
+                .returning(
+                    one_time_keys.c.account_id,
+                    one_time_keys.c.purpose,
+                    one_time_keys.c.new_email,
+                )
             )
         ).first()
-        return (row.account_id, KeyPurpose(row.purpose)) if row else None
+        return UsedKey(row.account_id, KeyPurpose(row.purpose), row.new_email) if row else None
 
     async def peek(
         self, key_hash: bytes, purposes: Sequence[KeyPurpose], now: datetime

@@ -60,7 +60,12 @@ accounts = Table(
     Column("dialect_fields", JSON, nullable=True),
     # A service account: no password, no pages, only access tokens.
     Column("service", Boolean, nullable=False, server_default=false()),
+    # The id another service built the folder path with; NULL is this row's own id.
+    Column("folder_id", BigInteger, nullable=True),
+    # Where an import found the account ("biostudies:3"), so a second run skips it.
+    Column("imported_from", String(96), nullable=True),
     Index(None, "username_key", unique=True),
+    Index(None, "imported_from", unique=True),
 )
 
 sessions = Table(
@@ -77,6 +82,8 @@ sessions = Table(
     # The superuser who opened it on the owner's behalf, by e-mail: kept as it was then,
     # for the owner's session list (the audit trail has the superuser's id).
     Column("opened_by", String(254), nullable=True),
+    # An imported API token: ended by its lifetime only, never for being idle.
+    Column("api_token", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id"),
 )
 

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.errors import InvalidKey
+from portcullis.core.errors import AddressTaken, InvalidKey
+from portcullis.core.models import KeyPurpose
 from portcullis.http.common import client_of, status_of
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
 from portcullis.web.render import PREFIX
@@ -43,10 +44,15 @@ class MailedLinkPages(FormPages):
 
     async def activate(self, request: Request, form: Form) -> Response:
         try:
-            await self._services.accounts.activate(request.path_params["key"], client_of(request))
+            proved = await self._services.accounts.activate(
+                request.path_params["key"], client_of(request)
+            )
         except InvalidKey:
             return self._page(request, "activated.html", 400, problems=[USED_LINK])
-        return self._page(request, "activated.html", problems=[])
+        except AddressTaken as taken:
+            return self._page(request, "activated.html", 400, problems=[taken.message])
+        new_address = proved is KeyPurpose.EMAIL_CHANGE
+        return self._page(request, "activated.html", problems=[], new_address=new_address)
 
     async def reset_form(self, request: Request) -> Response:
         # The form only: the key is looked at when the new password comes with it.

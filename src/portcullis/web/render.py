@@ -22,8 +22,11 @@ STATIC = HERE / "static"
 PREFIX = "/account"
 
 
-def content_security_policy(settings: Settings, captcha: bool) -> str:
-    """No inline script or style anywhere; the captcha's origins only when it is shown."""
+def content_security_policy(settings: Settings, captcha: bool, images: str = "'self'") -> str:
+    """No inline script or style anywhere; the captcha's origins only when it is shown.
+
+    ``images`` adds sources of images (an image runs no script): /docs takes ``data:``,
+    where Swagger UI's stylesheet keeps its icons."""
     origins = " ".join(settings.captcha_origins) if captcha else ""
     script = f"'self' {origins}".strip()
     frame = origins or "'none'"
@@ -31,7 +34,7 @@ def content_security_policy(settings: Settings, captcha: bool) -> str:
         "default-src 'self'; "
         f"script-src {script}; "
         "style-src 'self'; "
-        "img-src 'self'; "
+        f"img-src {images}; "
         f"frame-src {frame}; "
         "object-src 'none'; "
         "base-uri 'none'; "

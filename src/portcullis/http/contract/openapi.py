@@ -1,0 +1,70 @@
+"""The document of both dialects: their operations, security schemes and headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from portcullis import __version__
+from portcullis.http.contract import biostudies, trackhub
+from portcullis.http.contract.document import build
+
+PREFIXES = ("/auth/", "/api/")
+
+
+def _front(public_url: str, cookie_name: str) -> dict[str, Any]:
+    header = {"type": "apiKey", "in": "header"}
+    return {
+        "info": {
+            "title": "Portcullis",
+            "version": __version__,
+            "summary": "Accounts and sessions: the BioStudies /auth API and the Track Hub "
+            "Registry /api login and account views, on one core.",
+        },
+        "servers": [{"url": public_url}],
+        "tags": [
+            {"name": biostudies.TAG, "description": "Errors are FAIL payloads (Fail)."},
+            {"name": trackhub.TAG, "description": "Errors carry `error`, or fields' problems."},
+        ],
+        "components": {
+            "securitySchemes": {
+                "SessionToken": {**header, "name": "X-Session-Token"},
+                "SessionCookie": {"type": "apiKey", "in": "cookie", "name": cookie_name},
+                "SessionParameter": {"type": "apiKey", "in": "query", "name": "BIOSTDSESS"},
+                "Token": {
+                    **header,
+                    "name": "Authorization",
+                    "description": "`Authorization: Token <auth_token>` (REST framework's).",
+                },
+                "Bearer": {"type": "http", "scheme": "bearer"},
+                "AuthToken": {
+                    **header,
+                    "name": "Auth-Token",
+                    "description": "The Perl-era header, with `User` naming the token's owner.",
+                },
+                "Basic": {"type": "http", "scheme": "basic"},
+            }
+        },
+    }
+
+
+HEADERS = {
+    "Retry-After": {
+        "description": "Seconds until a try may succeed.",
+        "schema": {"type": "integer"},
+    },
+    "WWW-Authenticate": {
+        "description": 'The challenge: `Token`, or `Basic realm="api"` for Basic clients.',
+        "schema": {"type": "string"},
+    },
+}
+
+
+def openapi_document(
+    routes: Iterable[BaseRoute], public_url: str, cookie_name: str
+) -> dict[str, Any]:
+    """Raises MissingOperation for an API route that no operation describes."""
+    operations = {**biostudies.OPERATIONS, **trackhub.OPERATIONS}
+    return build(routes, operations, PREFIXES, _front(public_url, cookie_name), HEADERS)
