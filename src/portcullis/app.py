@@ -24,6 +24,7 @@ from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
 from portcullis.http.contract.served import ApiDocs
 from portcullis.http.edges import DialectCors, relative_slash_redirects
+from portcullis.http.gateway import INTROSPECT_PATH, VERIFY_METHODS, VERIFY_PATH, ForwardAuth
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
@@ -145,10 +146,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     pages = AccountPages(services)
     biostudies_api = BioStudiesApi(services)
+    forward_auth = ForwardAuth(services)
     routes = [
         *biostudies_api.routes(),
         *TrackHubApi(services).routes(),
         *TrackHubAccountApi(services).routes(),
+        Route(VERIFY_PATH, forward_auth.verify, methods=VERIFY_METHODS),
+        Route(INTROSPECT_PATH, forward_auth.introspect, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *metrics_routes(settings, services),
@@ -170,11 +174,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             ),
             Middleware(
                 TokenCheckFirst,
-                endpoint=biostudies_api.profile,
+                endpoints={
+                    "/auth/profile": (frozenset({"GET"}), biostudies_api.profile),
+                    VERIFY_PATH: (None, forward_auth.verify),
+                },
                 error_for=error_for,
                 internal_error=internal_error,
                 unavailable=BACKING_SERVICE_ERRORS,
-                cors=bool(settings.cors_origins),
+                cors_paths=frozenset({"/auth/profile"} if settings.cors_origins else ()),
                 meters=services.meters,
             ),
             Middleware(SafeHeaders),
@@ -241,5 +248,6 @@ async def _purge_forever(services: Services) -> None:
         try:
             await services.sessions.purge_expired()
             await services.accounts.purge_expired_keys()
+            await services.tokens.purge_expired()
         except Exception:
             log.exception("purging expired sessions and keys failed; will retry")

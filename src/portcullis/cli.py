@@ -8,6 +8,8 @@ import logging.config
 import os
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
+from portcullis.cli_access import access_commands
 from portcullis.config import DEFAULT_INSTANCE, Settings
 from portcullis.console.tables import show
 from portcullis.console.words import database_problem, settings_problems, settings_source_problem
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import AccessType, Account, LinkTarget, Permission, StorageMode
+from portcullis.core.passwords import HASHING_THREAD_PREFIX
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
@@ -250,6 +254,16 @@ async def _try_services(settings: Settings) -> bool | None:
         await services.close()
 
 
+def _hashing_threads_gone(timeout: float = 5.0) -> None:
+    """Wait for the hashing threads that ``Services.close`` asked to stop. On its way out
+    each still takes its gate, a slot file in the data directory: removing the folder
+    under it failed now and then with "Directory not empty"."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith(HASHING_THREAD_PREFIX):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 @app.command()
 def openapi() -> None:
     """Print the OpenAPI 3.1 document of both dialects (what /openapi.json serves)."""
@@ -269,6 +283,7 @@ def openapi() -> None:
 
     with tempfile.TemporaryDirectory(prefix="portcullis-openapi-") as scratch:
         document = asyncio.run(main(scratch))
+        _hashing_threads_gone()
     typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
 
 
@@ -303,6 +318,11 @@ def _run(action: Callable[[Services], Awaitable[T]]) -> T:
         problems = getattr(error, "problems", None)
         # Several problems (a password's failed rules) one a line, each its own error.
         raise _fail("\nerror: ".join(problems) if problems else error.message) from None
+
+
+token_commands, service_commands = access_commands(lambda action: _run(action))
+app.add_typer(token_commands, name="token")
+app.add_typer(service_commands, name="service")
 
 
 def _read_password(from_stdin: bool, confirm: bool = True) -> str:

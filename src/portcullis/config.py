@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
+    # The longest a personal or service access token may last (and its default).
+    access_token_max_days: int = Field(default=365, gt=0, le=3650)
     # `portcullis import`: how long a pending user's mailed key, and a script's API token,
     # go on working here, counted from the import.
     import_key_lifetime_seconds: int = Field(default=14 * 24 * 3600, gt=0)
@@ -117,6 +119,10 @@ class Settings(BaseSettings):
     rate_limit_reset_per_account: str = "3/hour"
 
     cookie_secure: bool = True
+
+    # Forward-auth (/auth/verify): the READ tags a path prefix needs, as JSON
+    # ({"/submissions/": ["S-BSST1"]}); the longest matching prefix applies.
+    gateway_rules: dict[str, list[str]] = Field(default_factory=dict)
 
     # Metrics at /metrics: off unless a token or allowed addresses are set, then only
     # for a bearer of that token or a client in those networks (IPs or CIDRs).
@@ -180,6 +186,14 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("list the allowed origins explicitly; '*' is not accepted")
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("gateway_rules")
+    @classmethod
+    def _path_prefixes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for prefix in value:
+            if not prefix.startswith("/"):
+                raise ValueError(f"a gateway rule names a path prefix starting with /: {prefix!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod

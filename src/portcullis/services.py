@@ -17,6 +17,7 @@ from portcullis.attempts.redis_store import RedisAttempts
 from portcullis.attempts.remote import RemoteAttempts
 from portcullis.captcha import SiteVerify
 from portcullis.config import Settings
+from portcullis.core.access_tokens import AccessTokens, TokenPolicy
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
@@ -35,6 +36,7 @@ from portcullis.core.passwords import (
 )
 from portcullis.core.ports import Attempts
 from portcullis.core.profiles import Profiles
+from portcullis.core.service_accounts import ServiceAccounts
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
@@ -113,6 +115,8 @@ class Services:
     profiles: Profiles
     email_changes: EmailChanges
     sessions: Sessions
+    tokens: AccessTokens
+    service_accounts: ServiceAccounts
     admin: Administration
     login: SignIn
     impersonation: Impersonation
@@ -217,6 +221,14 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hot_path,
         lockout,
     )
+    tokens = AccessTokens(
+        unit_of_work,
+        hot_path,
+        secret_hasher,
+        clock,
+        TokenPolicy(max_lifetime=timedelta(days=settings.access_token_max_days)),
+        audit,
+    )
     sessions = Sessions(
         unit_of_work,
         hot_path,
@@ -227,6 +239,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             idle=timedelta(seconds=settings.session_idle_seconds),
         ),
         audit,
+        tokens,
         meters,
     )
     sender = OutboxSender(
@@ -250,6 +263,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         profiles=Profiles(unit_of_work, audit),
         email_changes=EmailChanges(unit_of_work, keys, links, clock, audit, limiter),
         sessions=sessions,
+        tokens=tokens,
+        service_accounts=ServiceAccounts(unit_of_work, clock, audit),
         admin=Administration(
             unit_of_work,
             hasher,

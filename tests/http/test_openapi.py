@@ -10,8 +10,10 @@ import pytest
 from openapi_spec_validator import validate
 
 from portcullis.http.biostudies import LoginBody, RegisterBody
+from portcullis.http.biostudies_tokens import NewServiceBody, NewTokenBody
 from portcullis.http.contract.document import REF, MissingOperation, api_routes, build
 from portcullis.http.contract.openapi import PREFIXES
+from portcullis.http.gateway import VERIFY_METHODS
 from portcullis.http.trackhub import LoginForm
 from tests.conftest import MakeServer, SettingsFactory
 from tests.processes import portcullis_env, run_cli
@@ -55,7 +57,7 @@ def test_a_route_without_an_operation_stops_the_build(documented: RunningServer)
 
 def test_bodies_are_the_models_the_handlers_parse(documented: RunningServer) -> None:
     schemas = document_of(documented)["components"]["schemas"]
-    for model in (LoginBody, RegisterBody, LoginForm):
+    for model in (LoginBody, RegisterBody, LoginForm, NewTokenBody, NewServiceBody):
         own = model.model_json_schema(by_alias=True, ref_template=REF)
         for name, nested in own.pop("$defs", {}).items():
             assert schemas[name] == nested
@@ -81,6 +83,25 @@ def test_each_dialect_has_its_error_body_and_the_schemes(documented: RunningServ
     assert {"SessionToken", "SessionCookie", "Token", "Bearer", "Basic", "AuthToken"} <= set(
         schemes
     )
+
+
+def test_the_gateway_is_described_as_proxies_and_back_ends_call_it(
+    documented: RunningServer,
+) -> None:
+    paths = document_of(documented)["paths"]
+    verify = paths["/auth/verify"]
+    assert set(verify) == {m.lower() for m in VERIFY_METHODS} - {"head"}
+    answers = verify["get"]["responses"]
+    assert "X-Portcullis-User-Id" in answers["200"]["headers"] and "content" not in answers["200"]
+    assert "Location" in answers["302"]["headers"]
+    assert "WWW-Authenticate" in answers["401"]["headers"]
+    assert {"PagesCookie": []} in verify["get"]["security"]
+    introspect = paths["/auth/introspect"]["post"]
+    assert set(introspect["responses"]) >= {"200", "400", "401", "403"}
+    made = paths["/auth/tokens"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert made["schema"]["$ref"].endswith("/IssuedToken")
+    service = paths["/auth/services"]["post"]["requestBody"]["content"]
+    assert set(service) == {"application/json"}  # read as JSON only
 
 
 def test_docs_render_from_the_package_under_the_pages_policy(documented: RunningServer) -> None:

@@ -183,6 +183,9 @@ class Administration:
         async with self._uow() as uow:
             await uow.accounts.set_status(account.id, AccountStatus.DISABLED)
             await uow.sessions.remove_all(account.id)
+            # Revoked, not merely refused: a later reactivation starts with no old
+            # credentials alive (docs/gateway.md says why).
+            await uow.tokens.remove_all(account.id)
             await self._record(uow, account, "deactivate", actor)
         return account
 

@@ -58,6 +58,8 @@ HASHING_NICENESS = 5
 
 # The operating system's name of every hashing thread (at most 15 bytes on Linux).
 HASHING_THREAD_NAME = "argon2-hash"
+# The threads' Python names: argon2_0, argon2_1, ...
+HASHING_THREAD_PREFIX = "argon2_"
 
 # A queued hash: what to run, what to call with its result or error (on the hashing
 # thread), and whether it is still wanted when its turn comes.
@@ -93,7 +95,7 @@ class HashThreads:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._unclaimed = threading.Semaphore(0)
         self._threads = [
-            threading.Thread(target=self._serve, name=f"argon2_{n}", daemon=True)
+            threading.Thread(target=self._serve, name=f"{HASHING_THREAD_PREFIX}{n}", daemon=True)
             for n in range(threads)
         ]
         for thread in self._threads:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol
 
 from portcullis.core.models import (
+    AccessToken,
     Account,
     AccountStatus,
     Admission,
@@ -78,6 +79,16 @@ class SessionStore(Protocol):
     async def purge_expired(self, now: datetime, idle_since: datetime) -> int: ...
 
 
+class TokenStore(Protocol):
+    """Access tokens by their keyed hash; ``id`` is each token's public handle."""
+
+    async def add(self, token: AccessToken, token_hash: bytes) -> None: ...
+    async def list(self, account_id: int) -> Sequence[AccessToken]: ...
+    async def remove(self, account_id: int, token_id: str) -> bool: ...
+    async def remove_all(self, account_id: int) -> int: ...
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
 class SessionHotPath(Protocol):
     """The token check's one read (and its activity write), signing in's one write.
 
@@ -93,6 +104,14 @@ class SessionHotPath(Protocol):
 
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
         """Record activity on the session and its account, in one transaction."""
+        ...
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        """The access token of that hash and its account, on the same lean read."""
+        ...
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        """Record the token's use (and ``event``, its first use, in the same transaction)."""
         ...
 
 
@@ -167,6 +186,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def audit(self) -> AuditStore: ...
+    @property
+    def tokens(self) -> TokenStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

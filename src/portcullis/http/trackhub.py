@@ -19,11 +19,17 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, AuditKind
+from portcullis.core.sessions import Use
 from portcullis.core.validation import canonical_login
-from portcullis.http.common import client_of, json_response, read_fields, status_of
+from portcullis.http.common import (
+    authorization_token,
+    client_of,
+    json_response,
+    read_fields,
+    status_of,
+)
 from portcullis.services import Services
 
-TOKEN_SCHEMES = ("token", "bearer")
 NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
 BAD_CREDENTIALS = "Invalid username or password."
 # What REST framework's clients read from a 401 (``detail``), beside what Perl-era ones
@@ -101,10 +107,8 @@ def legacy_token_of(request: Request) -> str | None:
 
 def token_of(request: Request) -> str | None:
     """``Authorization: Token|Bearer <t>``, or the legacy token headers."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() in TOKEN_SCHEMES and value.strip():
-        return value.strip()
-    return legacy_token_of(request)
+    sent = authorization_token(request)
+    return sent[1] if sent else legacy_token_of(request)
 
 
 def matches_legacy_user(request: Request, account: Account) -> bool:
@@ -170,7 +174,7 @@ class TrackHubApi:
         return form.username, form.password
 
     async def logout(self, request: Request) -> Response:
-        session, account = await self._services.sessions.resolve(token_of(request))
+        session, account = await self._services.sessions.resolve(token_of(request), Use.ACCOUNT)
         if not matches_legacy_user(request, account):
             raise InvalidToken()
         await self._services.sessions.close_one(

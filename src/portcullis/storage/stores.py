@@ -31,6 +31,7 @@ from portcullis.core.models import (
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
+from portcullis.storage.token_store import SqlTokenStore
 
 
 def epoch(at: datetime) -> int:
@@ -83,6 +84,7 @@ def account_from_row(row: Any) -> Account:
         password_hash=row.password_hash,
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
+        service=bool(row.service),
         folder_id=row.folder_id,
     )
 
@@ -146,7 +148,12 @@ class SqlAccountStore:
         return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
-        values = {**account_values(account), "permissions": [], "deny_tags": []}
+        values = {
+            **account_values(account),
+            "permissions": [],
+            "deny_tags": [],
+            "service": account.service,
+        }
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
             async with self._db.begin_nested():
@@ -433,6 +440,7 @@ class SqlUnitOfWork:
     keys: SqlKeyStore
     outbox: SqlOutbox
     audit: SqlAuditStore
+    tokens: SqlTokenStore
 
     def __init__(self, engine: AsyncEngine, sealer: Sealer):
         self._engine = engine
@@ -447,6 +455,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeyStore(self._connection)
         self.outbox = SqlOutbox(self._connection, self._sealer)
         self.audit = SqlAuditStore(self._connection)
+        self.tokens = SqlTokenStore(self._connection)
         return self
 
     async def __aexit__(

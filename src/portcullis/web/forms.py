@@ -14,9 +14,11 @@ from portcullis.core.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
+    NotAllowed,
     TooManyAttempts,
 )
 from portcullis.core.models import Account, Session
+from portcullis.core.sessions import Use
 from portcullis.http.common import refuse_null_characters
 from portcullis.http.forms import read_form
 from portcullis.services import Services
@@ -111,6 +113,8 @@ class FormPages:
 
     async def _who(self, request: Request) -> tuple[Session, Account] | None:
         try:
-            return await self._services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        except InvalidToken:
+            # The pages are a person's, signed in: no access token opens them.
+            cookie = request.cookies.get(SESSION_COOKIE)
+            return await self._services.sessions.resolve(cookie, Use.ACCOUNT)
+        except (InvalidToken, NotAllowed):
             return None

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from portcullis.core.errors import InvalidCredentials
-from portcullis.core.models import Account, LinkTarget, Registration, Session
+from portcullis.core.models import (
+    AccessToken,
+    Account,
+    IssuedAccessToken,
+    LinkTarget,
+    Registration,
+    Session,
+    TokenScope,
+)
 from portcullis.http.common import client_of, status_of
+from portcullis.http.gateway_paths import ReturnAddresses
 from portcullis.services import Services
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
 from portcullis.web.mailed_links import MailedLinkPages
@@ -56,6 +65,8 @@ class AccountPages(FormPages):
         self.renderer = Renderer(services.settings)
         super().__init__(services, self.renderer)
         self._mailed_links = MailedLinkPages(services, self.renderer)
+        settings = services.settings
+        self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
@@ -78,6 +89,10 @@ class AccountPages(FormPages):
             Route(PREFIX + "/profile/password", self._post(self.change_password), methods=post),
             Route(PREFIX + "/sessions/end-all", self._post(self.end_all), methods=post),
             Route(PREFIX + "/sessions/{session_id}/end", self._post(self.end_one), methods=post),
+            Route(PREFIX + "/tokens", self._post(self.make_token), methods=post),
+            Route(
+                PREFIX + "/tokens/{token_id}/revoke", self._post(self.revoke_token), methods=post
+            ),
         ]
 
     # --- pages --------------------------------------------------------------------
@@ -92,7 +107,9 @@ class AccountPages(FormPages):
 
     async def signin_form(self, request: Request) -> Response:
         notice = NOTICES.get(request.query_params.get("done", ""))
-        return self._page(request, "signin.html", notice=notice, login="", problems=[])
+        # Where forward-auth sent the browser from; kept only on a trusted origin.
+        back = self._returns.checked(request.query_params.get("next")) or ""
+        return self._page(request, "signin.html", notice=notice, login="", problems=[], next=back)
 
     async def signin(self, request: Request, form: Form) -> Response:
         login = form.get("login", "")
@@ -106,8 +123,11 @@ class AccountPages(FormPages):
                 notice=None,
                 login=login,
                 problems=problems_of(error),
+                next=self._returns.checked(form.get("next")) or "",
             )
-        return self._signed_in(see_other("/profile"), issued.token)
+        back = self._returns.checked(form.get("next"))
+        answer = RedirectResponse(back, 303) if back else see_other("/profile")
+        return self._signed_in(answer, issued.token)
 
     async def signout(self, request: Request, form: Form) -> Response:
         await self._services.sessions.close(request.cookies.get(SESSION_COOKIE))
@@ -180,8 +200,10 @@ class AccountPages(FormPages):
         account: Account,
         status_code: int = 200,
         problems: Sequence[str] = (),
+        new_token: IssuedAccessToken | None = None,
     ) -> Response:
         sessions = await self._services.sessions.list(account.id)
+        tokens = await self._services.tokens.list(account.id)
         rows = [
             _session_row(s, current)
             for s in sorted(
@@ -195,9 +217,12 @@ class AccountPages(FormPages):
             signed_in=True,
             account=account,
             sessions=rows,
+            tokens=[token_row(t) for t in tokens],
+            new_token=new_token.token if new_token else None,
+            max_days=self._services.tokens.max_lifetime.days,
             problems=problems,
             rules=self._services.accounts.password_rules,
-            notice="That session has ended." if request.query_params.get("done") else None,
+            notice=NOTICES_OF_PROFILE.get(request.query_params.get("done", "")),
         )
 
     async def change_password(self, request: Request, form: Form) -> Response:
@@ -228,11 +253,56 @@ class AccountPages(FormPages):
             return self._signed_out(see_other("/signin?done=signed-out"))
         return see_other("/profile?done=session-ended")
 
+    async def make_token(self, request: Request, form: Form) -> Response:
+        """The new token is shown on this one answer only: it is never stored."""
+        who = await self._who(request)
+        if who is None:
+            return self._signed_out(see_other("/signin"))
+        try:
+            scope = TokenScope(form.get("scope", "read"))
+            days = form.get("days", "").strip()
+            lifetime = timedelta(days=int(days)) if days.isascii() and days.isdigit() else None
+            issued = await self._services.tokens.create(
+                who[1], form.get("name", ""), scope, lifetime, client_of(request)
+            )
+        except ValueError:
+            problems: Sequence[str] = ["Choose the read or full scope."]
+            return await self._profile_page(request, *who, 400, problems)
+        except FORM_ERRORS as error:
+            return await self._profile_page(request, *who, status_of(error), problems_of(error))
+        return await self._profile_page(request, *who, new_token=issued)
+
+    async def revoke_token(self, request: Request, form: Form) -> Response:
+        who = await self._who(request)
+        if who is None:
+            return self._signed_out(see_other("/signin"))
+        await self._services.tokens.revoke(
+            who[1], request.path_params["token_id"], client_of(request)
+        )
+        return see_other("/profile?done=token-revoked")
+
     async def end_all(self, request: Request, form: Form) -> Response:
         who = await self._who(request)
         if who is not None:
             await self._services.sessions.close_all(who[1], client_of(request))
         return self._signed_out(see_other("/signin?done=signed-out-everywhere"))
+
+
+NOTICES_OF_PROFILE = {
+    "session-ended": "That session has ended.",
+    "token-revoked": "That token is revoked.",
+}
+
+
+def token_row(token: AccessToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope.value,
+        "made": _when(token.created_at),
+        "expires": _when(token.expires_at),
+        "used": _when(token.last_used_at) if token.last_used_at else "never",
+    }
 
 
 def _captcha(form: Form) -> str | None:

@@ -8,8 +8,9 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from portcullis import __version__
-from portcullis.http.contract import biostudies, trackhub
+from portcullis.http.contract import biostudies, gateway, trackhub
 from portcullis.http.contract.document import build
+from portcullis.web.forms import SESSION_COOKIE
 
 PREFIXES = ("/auth/", "/api/")
 
@@ -27,11 +28,22 @@ def _front(public_url: str, cookie_name: str) -> dict[str, Any]:
         "tags": [
             {"name": biostudies.TAG, "description": "Errors are FAIL payloads (Fail)."},
             {"name": trackhub.TAG, "description": "Errors carry `error`, or fields' problems."},
+            {
+                "name": gateway.TAG,
+                "description": "Forward-auth for proxies, introspection for back ends; "
+                "errors are FAIL payloads (Fail).",
+            },
         ],
         "components": {
             "securitySchemes": {
                 "SessionToken": {**header, "name": "X-Session-Token"},
                 "SessionCookie": {"type": "apiKey", "in": "cookie", "name": cookie_name},
+                "PagesCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
+                    "description": "The account pages' session cookie (forward-auth only).",
+                },
                 "SessionParameter": {"type": "apiKey", "in": "query", "name": "BIOSTDSESS"},
                 "Token": {
                     **header,
@@ -59,6 +71,14 @@ HEADERS = {
         "description": 'The challenge: `Token`, or `Basic realm="api"` for Basic clients.',
         "schema": {"type": "string"},
     },
+    "Location": {
+        "description": "The sign-in page, with `next` naming where to come back to.",
+        "schema": {"type": "string"},
+    },
+    **{
+        name: {"description": description, "schema": {"type": "string"}}
+        for name, description in gateway.IDENTITY_HEADERS.items()
+    },
 }
 
 
@@ -66,5 +86,5 @@ def openapi_document(
     routes: Iterable[BaseRoute], public_url: str, cookie_name: str
 ) -> dict[str, Any]:
     """Raises MissingOperation for an API route that no operation describes."""
-    operations = {**biostudies.OPERATIONS, **trackhub.OPERATIONS}
+    operations = {**biostudies.OPERATIONS, **trackhub.OPERATIONS, **gateway.OPERATIONS}
     return build(routes, operations, PREFIXES, _front(public_url, cookie_name), HEADERS)
