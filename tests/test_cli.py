@@ -32,6 +32,8 @@ COMMANDS = [
     ["audit"],
     ["user"],
     ["export"],
+    *(["token", name] for name in ("create", "list", "revoke")),
+    *(["service", name] for name in ("add", "list")),
     ["import"],
     *(["import", source] for source in ("biostudies", "thr", "thr-perl", "portcullis")),
     *(

@@ -29,8 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
-from portcullis.cli_access import access_commands
 from portcullis.config import DEFAULT_INSTANCE, Settings
+from portcullis.console.access import access_commands
 from portcullis.console.tables import show
 from portcullis.console.words import database_problem, settings_problems, settings_source_problem
 from portcullis.core.audit import MAX_READ
