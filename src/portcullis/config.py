@@ -9,6 +9,7 @@ import secrets
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import limits
 from pydantic import Field, field_validator, model_validator
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
     # The account pages' look: a CSS colour for the header and buttons, and its text colour.
     brand_color: str = Field(default="#1d4f73", pattern=r"^#[0-9a-fA-F]{3,8}$")
     brand_text_color: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{3,8}$")
+    # A logo in the pages' header: an https:// address, or a path on this site; none if empty.
+    logo_url: str = ""
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     mail_retry_max_seconds: int = Field(default=600, gt=0)
@@ -169,6 +172,20 @@ class Settings(BaseSettings):
     def _https_script(cls, value: str) -> str:
         if not value.startswith("https://"):
             raise ValueError("the captcha script must be loaded over https://")
+        return value
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str) -> str:
+        # The pages' Content-Security-Policy allows images from this one origin too.
+        parts = urlsplit(value)
+        on_site = value.startswith("/") and not value.startswith("//")
+        if value and not on_site and not (parts.scheme == "https" and parts.netloc):
+            raise ValueError(f"not an https:// address or a path on this site: {value!r}")
+        if any(c in value for c in " '\"\\;,"):
+            raise ValueError(
+                f"a logo address has no spaces, quotes, commas or semicolons: {value!r}"
+            )
         return value
 
     @field_validator("mail_from")

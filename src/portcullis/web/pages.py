@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -60,6 +60,9 @@ class AccountPages(FormPages):
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
         return [
+            # The site's root and icon, for a person who types only the host name.
+            Route("/", self.root, methods=get),
+            Route("/favicon.ico", self.favicon, methods=get),
             Route(PREFIX, self.home, methods=get),
             Route(PREFIX + "/", self.home, methods=get),
             Route(PREFIX + "/theme.css", self.theme, methods=get),
@@ -81,6 +84,17 @@ class AccountPages(FormPages):
         ]
 
     # --- pages --------------------------------------------------------------------
+
+    async def root(self, request: Request) -> Response:
+        # The session cookie is sent under /account only: the pages there decide.
+        return see_other("/")
+
+    async def favicon(self, request: Request) -> Response:
+        return FileResponse(
+            STATIC / "favicon.ico",
+            media_type="image/x-icon",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     async def home(self, request: Request) -> Response:
         return see_other("/profile" if await self._who(request) else "/signin")
