@@ -20,6 +20,7 @@ from portcullis.config import Settings
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
+from portcullis.core.deletion import AccountDeletion
 from portcullis.core.email_change import EmailChanges
 from portcullis.core.folders import Folders
 from portcullis.core.impersonation import Impersonation
@@ -106,6 +107,7 @@ class Services:
     accounts: Accounts
     profiles: Profiles
     email_changes: EmailChanges
+    deletion: AccountDeletion
     sessions: Sessions
     admin: Administration
     login: SignIn
@@ -239,6 +241,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         accounts=accounts,
         profiles=Profiles(unit_of_work, audit),
         email_changes=EmailChanges(unit_of_work, keys, links, clock, audit, limiter),
+        deletion=AccountDeletion(unit_of_work, accounts, clock, audit),
         sessions=sessions,
         admin=Administration(
             unit_of_work,

@@ -50,7 +50,6 @@ class TestProfile:
             "Ada Lovelace",
             "ada@example.org",
             "S-BSST1",
-            "not given",
             "This browser",
             "Desk Browser/2.0",
             "Phone Browser/1.0",

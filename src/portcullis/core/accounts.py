@@ -474,6 +474,14 @@ class Accounts:
         async with self._uow() as uow:
             await self._set_password(uow, stored, password_hash, client, "current_password")
 
+    async def confirm_password(
+        self, account: Account, password: str, client: Client | None = None
+    ) -> Account:
+        """The account as stored, if ``password`` is its password; for a signed-in user's
+        weighty step (deleting the account). Counted by the lockout as a sign-in is.
+        Raises TooManyAttempts, InvalidCredentials."""
+        return await self._check_current(account, password, client or Client())
+
     async def _check_current(self, account: Account, current: str, client: Client) -> Account:
         """The account as stored, if ``current`` is its password; counted and audited."""
         subject = self._lockout.subject(account.id, account.email)

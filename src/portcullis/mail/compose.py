@@ -22,6 +22,7 @@ SUBJECTS = {
     "password_setup": "{product} Account Password Setup",
     "password_reset": "{product} Account Password Reset",
     "password_changed": "{product} Account Password Changed",
+    "account_deleted": "{product} Account Deleted",
     "registration_attempt": "{product} Account Registration Attempt",
     "username_taken": "{product} Account Registration Attempt",
 }

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from portcullis.core.errors import InvalidCredentials
-from portcullis.core.models import Account, LinkTarget, Registration, Session
+from portcullis.core.models import LinkTarget, Registration
 from portcullis.http.common import client_of, status_of
 from portcullis.services import Services
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
 from portcullis.web.mailed_links import MailedLinkPages
+from portcullis.web.profile import ACTIVATE, ProfilePages
 from portcullis.web.render import PREFIX, STATIC, Renderer
 from portcullis.web.words import problems_of
 
 # The mailed links of the built-in "default" instance land on these pages.
-ACTIVATE = LinkTarget("default", "activate")
 RESET = LinkTarget("default", "password/reset")
 # What the sign-in page says after a redirect, by the ``done`` parameter.
 NOTICES = {
@@ -30,25 +25,11 @@ NOTICES = {
     "password-set": "Your new password is set. You were signed out everywhere; please sign in.",
     "password-changed": "Your password is changed. You were signed out everywhere; "
     "please sign in with the new password.",
+    "account-deleted": "Your account is deleted and every session of it ended. "
+    "A notice went to its address.",
 }
 REGISTER_FIELDS = ("email", "name", "orcid", "username")
 CAPTCHA_FIELDS = ("g-recaptcha-response", "h-captcha-response", "cf-turnstile-response")
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _session_row(session: Session, current: Session) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "current": session.id == current.id,
-        "address": session.client_address or "an unknown address",
-        "browser": (session.user_agent or "an unknown browser")[:120],
-        "started": _when(session.created_at),
-        "seen": _when(session.last_seen_at),
-        "opened_by": session.opened_by,
-    }
 
 
 class AccountPages(FormPages):
@@ -56,6 +37,7 @@ class AccountPages(FormPages):
         self.renderer = Renderer(services.settings)
         super().__init__(services, self.renderer)
         self._mailed_links = MailedLinkPages(services, self.renderer)
+        self._profile = ProfilePages(services, self.renderer)
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
@@ -77,10 +59,7 @@ class AccountPages(FormPages):
             Route(PREFIX + "/password/forgot", self.forgot_form, methods=get),
             Route(PREFIX + "/password/forgot", self._post(self.forgot), methods=post),
             Route(PREFIX + "/password/forgot/check-mail", self.forgot_sent, methods=get),
-            Route(PREFIX + "/profile", self.profile, methods=get),
-            Route(PREFIX + "/profile/password", self._post(self.change_password), methods=post),
-            Route(PREFIX + "/sessions/end-all", self._post(self.end_all), methods=post),
-            Route(PREFIX + "/sessions/{session_id}/end", self._post(self.end_one), methods=post),
+            *self._profile.routes(),
         ]
 
     # --- pages --------------------------------------------------------------------
@@ -180,73 +159,6 @@ class AccountPages(FormPages):
 
     async def forgot_sent(self, request: Request) -> Response:
         return self._page(request, "check_mail.html", reason="forgot")
-
-    async def profile(self, request: Request) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        return await self._profile_page(request, *who)
-
-    async def _profile_page(
-        self,
-        request: Request,
-        current: Session,
-        account: Account,
-        status_code: int = 200,
-        problems: Sequence[str] = (),
-    ) -> Response:
-        sessions = await self._services.sessions.list(account.id)
-        rows = [
-            _session_row(s, current)
-            for s in sorted(
-                sessions, key=lambda s: (s.id != current.id, -s.last_seen_at.timestamp())
-            )
-        ]
-        return self._page(
-            request,
-            "profile.html",
-            status_code,
-            signed_in=True,
-            account=account,
-            sessions=rows,
-            problems=problems,
-            rules=self._services.accounts.password_rules,
-            notice="That session has ended." if request.query_params.get("done") else None,
-        )
-
-    async def change_password(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        try:
-            await self._services.accounts.change_password(
-                who[1],
-                form.get("current_password", ""),
-                form.get("new_password", ""),
-                client_of(request),
-            )
-        except FORM_ERRORS as error:
-            problems = problems_of(error)
-            if isinstance(error, InvalidCredentials):
-                problems = ["The current password is wrong."]
-            return await self._profile_page(request, *who, status_of(error), problems)
-        return self._signed_out(see_other("/signin?done=password-changed"))
-
-    async def end_one(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        session_id = request.path_params["session_id"]
-        await self._services.sessions.close_one(who[1], session_id, client_of(request))
-        if session_id == who[0].id:
-            return self._signed_out(see_other("/signin?done=signed-out"))
-        return see_other("/profile?done=session-ended")
-
-    async def end_all(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is not None:
-            await self._services.sessions.close_all(who[1], client_of(request))
-        return self._signed_out(see_other("/signin?done=signed-out-everywhere"))
 
 
 def _captcha(form: Form) -> str | None:

@@ -1,0 +1,275 @@
+"""The signed-in user's pages: the profile and its edits, the sessions, the data, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portcullis.core.errors import InvalidCredentials
+from portcullis.core.models import Account, LinkTarget, ProfileChange, Session
+from portcullis.core.profiles import AccountData
+from portcullis.http.common import client_of, status_of
+from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
+from portcullis.web.render import PREFIX
+from portcullis.web.words import problems_of
+
+# The mailed links of the built-in "default" instance land on this site's pages.
+ACTIVATE = LinkTarget("default", "activate")
+DETAIL_FIELDS = ("name", "username", "orcid")
+WRONG_PASSWORD = "The password is wrong."  # noqa: S105 (words, not a password)
+NOTICES = {
+    "session-ended": "That session has ended.",
+    "saved": "Your profile is saved.",
+}
+
+SignedInHandler = Callable[[Request, Form, Session, Account], Awaitable[Response]]
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _session_row(session: Session, current: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "current": session.id == current.id,
+        "address": session.client_address or "an unknown address",
+        "browser": (session.user_agent or "an unknown browser")[:120],
+        "started": _when(session.created_at),
+        "seen": _when(session.last_seen_at),
+        "opened_by": session.opened_by,
+    }
+
+
+def details_of(account: Account) -> dict[str, str]:
+    return {
+        "name": account.full_name,
+        "username": account.username or "",
+        "orcid": account.orcid or "",
+    }
+
+
+class ProfilePages(FormPages):
+    def routes(self) -> list[BaseRoute]:
+        get, post = ["GET"], ["POST"]
+        return [
+            Route(PREFIX + "/profile", self.profile, methods=get),
+            Route(PREFIX + "/profile/details", self._signed_in_post(self.details), methods=post),
+            Route(PREFIX + "/profile/email", self._signed_in_post(self.email), methods=post),
+            Route(PREFIX + "/profile/password", self._signed_in_post(self.password), methods=post),
+            Route(PREFIX + "/profile/data.json", self.data, methods=get),
+            Route(PREFIX + "/profile/delete", self._signed_in_post(self.delete), methods=post),
+            Route(PREFIX + "/sessions/end-all", self._post(self.end_all), methods=post),
+            Route(
+                PREFIX + "/sessions/{session_id}/end",
+                self._signed_in_post(self.end_one),
+                methods=post,
+            ),
+        ]
+
+    def _signed_in_post(self, handler: SignedInHandler) -> Callable[[Request], Awaitable[Response]]:
+        """A guarded POST for a signed-in browser; any other is sent to sign in."""
+
+        async def signed_in(request: Request, form: Form) -> Response:
+            who = await self._who(request)
+            if who is None:
+                return self._signed_out(see_other("/signin"))
+            return await handler(request, form, *who)
+
+        return self._post(signed_in)
+
+    async def profile(self, request: Request) -> Response:
+        who = await self._who(request)
+        if who is None:
+            return self._signed_out(see_other("/signin"))
+        notice = NOTICES.get(request.query_params.get("done", ""))
+        return await self._profile_page(request, *who, notice=notice)
+
+    async def _profile_page(
+        self,
+        request: Request,
+        current: Session,
+        account: Account,
+        status_code: int = 200,
+        problems: Sequence[str] = (),
+        *,
+        form: str = "",
+        values: Mapping[str, str] | None = None,
+        notice: str | None = None,
+    ) -> Response:
+        sessions = await self._services.sessions.list(account.id)
+        rows = [
+            _session_row(s, current)
+            for s in sorted(
+                sessions, key=lambda s: (s.id != current.id, -s.last_seen_at.timestamp())
+            )
+        ]
+        return self._page(
+            request,
+            "profile.html",
+            status_code,
+            signed_in=True,
+            account=account,
+            sessions=rows,
+            problems=problems,
+            form=form,
+            values=values or details_of(account),
+            rules=self._services.accounts.password_rules,
+            notice=notice,
+        )
+
+    async def details(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        change = ProfileChange(
+            full_name=form.get("name", ""),
+            username=form.get("username", ""),
+            orcid=form.get("orcid", ""),
+        )
+        try:
+            await self._services.profiles.update(account, change, client_of(request))
+        except FORM_ERRORS as error:
+            values = {k: form.get(k, "") for k in DETAIL_FIELDS}
+            return await self._profile_page(
+                request,
+                current,
+                account,
+                status_of(error),
+                problems_of(error),
+                form="details",
+                values=values,
+            )
+        return see_other("/profile?done=saved")
+
+    async def email(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        new_email = form.get("email", "").strip()
+        try:
+            mailed = await self._services.email_changes.request(
+                account, new_email, ACTIVATE, client_of(request)
+            )
+        except FORM_ERRORS as error:
+            return await self._profile_page(
+                request, current, account, status_of(error), problems_of(error), form="email"
+            )
+        notice = (
+            f"We have sent a link to {new_email}. Your address changes when you open it; "
+            f"until then it stays {account.email}."
+            if mailed
+            else "That is your account's address already."
+        )
+        return await self._profile_page(request, current, account, notice=notice)
+
+    async def password(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        try:
+            await self._services.accounts.change_password(
+                account,
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                client_of(request),
+            )
+        except FORM_ERRORS as error:
+            problems = problems_of(error)
+            if isinstance(error, InvalidCredentials):
+                problems = ["The current password is wrong."]
+            return await self._profile_page(
+                request, current, account, status_of(error), problems, form="password"
+            )
+        return self._signed_out(see_other("/signin?done=password-changed"))
+
+    async def data(self, request: Request) -> Response:
+        who = await self._who(request)
+        if who is None:
+            return self._signed_out(see_other("/signin"))
+        exported = await self._services.profiles.data_of(who[1])
+        return Response(
+            orjson.dumps(data_json(exported), option=orjson.OPT_INDENT_2),
+            media_type="application/json",
+            headers={
+                **self._render.headers,
+                "Content-Disposition": 'attachment; filename="account-data.json"',
+            },
+        )
+
+    async def delete(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        try:
+            await self._services.deletion.delete_own(
+                account, form.get("password", ""), client_of(request)
+            )
+        except FORM_ERRORS as error:
+            problems = (
+                [WRONG_PASSWORD] if isinstance(error, InvalidCredentials) else problems_of(error)
+            )
+            return await self._profile_page(
+                request, current, account, status_of(error), problems, form="delete"
+            )
+        return self._signed_out(see_other("/signin?done=account-deleted"))
+
+    async def end_one(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        session_id = request.path_params["session_id"]
+        await self._services.sessions.close_one(account, session_id, client_of(request))
+        if session_id == current.id:
+            return self._signed_out(see_other("/signin?done=signed-out"))
+        return see_other("/profile?done=session-ended")
+
+    async def end_all(self, request: Request, form: Form) -> Response:
+        who = await self._who(request)
+        if who is not None:
+            await self._services.sessions.close_all(who[1], client_of(request))
+        return self._signed_out(see_other("/signin?done=signed-out-everywhere"))
+
+
+def data_json(data: AccountData) -> dict[str, Any]:
+    """The download: the profile, the sessions and the account's events, never a secret."""
+    account = data.account
+    return {
+        "profile": {
+            "email": account.email,
+            "email_verified": account.email_verified,
+            "full_name": account.full_name,
+            "username": account.username,
+            "orcid": account.orcid,
+            "status": account.status.value,
+            "created_at": account.created_at.isoformat(),
+            "last_activity_at": account.last_activity_at.isoformat()
+            if account.last_activity_at
+            else None,
+            "permissions": [{"access": p.access.value, "tag": p.tag} for p in account.permissions],
+            "profile_fields": {k: dict(v) for k, v in account.dialect_fields.items()},
+        },
+        "sessions": [
+            {
+                "started": s.created_at.isoformat(),
+                "last_seen": s.last_seen_at.isoformat(),
+                "expires": s.expires_at.isoformat(),
+                "address": s.client_address,
+                "user_agent": s.user_agent,
+                "opened_by": s.opened_by,
+            }
+            for s in data.sessions
+        ],
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "kind": e.kind.value,
+                "detail": e.detail,
+                "subject": e.subject,
+                "address": e.client_address,
+                "user_agent": e.user_agent,
+            }
+            for e in data.events
+        ],
+    }
