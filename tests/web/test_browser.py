@@ -89,6 +89,11 @@ class Person:
         field.clear()
         field.send_keys(value)
 
+    def value_of(self, label: str) -> str:
+        found = self.driver.find_element(By.XPATH, f'//label[normalize-space(.)="{label}"]')
+        field = self.driver.find_element(By.ID, found.get_attribute("for") or "")
+        return str(field.get_attribute("value"))
+
     def press(self, button: str) -> None:
         """Press the button and wait for the page it sends the form to."""
         old_page = self.driver.find_element(By.TAG_NAME, "html")
@@ -185,7 +190,7 @@ def test_register_activate_sign_in_reset_and_sign_out_everywhere(person: Person)
 
     person.sign_in("ada@example.org", PASSWORD)
     assert person.path == "/account/profile"
-    assert "Ada Lovelace" in person.text and "This browser" in person.text
+    assert person.value_of("Full name") == "Ada Lovelace" and "This browser" in person.text
     first_session = session_token(person)
     person.shot("profile")
 
@@ -241,6 +246,10 @@ def test_error_pages(person: Person) -> None:
     person.driver.execute_script("document.forms[0].noValidate = true")
     person.press("Register")
     assert "The provided email is not valid" in person.text and "too common" in person.text
+    error = person.driver.find_element(By.ID, "email-error")  # beside the field too
+    assert "not valid" in error.text
+    described = person.driver.find_element(By.ID, "email").get_attribute("aria-describedby")
+    assert "email-error" in str(described)
     person.shot("register-problems")
 
     person.fill("E-mail address", "ada@example.org")
@@ -267,3 +276,44 @@ def test_error_pages(person: Person) -> None:
     person.open("/account/no-such-page")
     assert person.heading == "Page not found"
     person.shot("not-found")
+
+
+def rule_states(person: Person) -> dict[str, str]:
+    """Each checked rule of the password rules, by its check: met, unmet or (none yet)."""
+    states = {}
+    for item in person.driver.find_elements(By.CSS_SELECTOR, "#password-rules li[data-check]"):
+        classes = (item.get_attribute("class") or "").split()
+        state = "met" if "met" in classes else "unmet" if "unmet" in classes else ""
+        states[str(item.get_attribute("data-check"))] = state
+    return states
+
+
+def test_password_rules_as_one_types_and_a_show_password_toggle(person: Person) -> None:
+    person.open("/account/register")
+    # The list of breached passwords is the server's to check, when the form is sent.
+    assert rule_states(person) == {"length": "", "common": "", "repeated": "", "personal": ""}
+    person.fill("E-mail address", "ada@example.org")
+    person.fill("Password", "ada")
+    assert rule_states(person) == {
+        "length": "unmet",
+        "common": "",
+        "repeated": "met",
+        "personal": "unmet",
+    }
+    person.shot("register-rules-typing")
+    person.fill("Password", NEW_PASSWORD)
+    assert rule_states(person) == {
+        "length": "met",
+        "common": "",
+        "repeated": "met",
+        "personal": "met",
+    }
+
+    field = person.driver.find_element(By.ID, "password")
+    toggle = person.driver.find_element(By.XPATH, '//button[normalize-space(.)="Show password"]')
+    assert field.get_attribute("type") == "password"
+    toggle.click()
+    assert field.get_attribute("type") == "text"
+    assert toggle.text == "Hide password" and toggle.get_attribute("aria-pressed") == "true"
+    toggle.click()
+    assert field.get_attribute("type") == "password"

@@ -143,6 +143,11 @@ class Accounts:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
 
+    @property
+    def password_rule_checks(self) -> tuple[str, ...]:
+        """A short name per rule of ``password_rules`` (PasswordPolicy.checks)."""
+        return self._password_policy.checks
+
     def password_problems(self, password: str, email: str, username: str | None) -> list[str]:
         """What the policy finds wrong with ``password`` for this e-mail and username; a
         dialect that reports problems field by field asks before registering."""

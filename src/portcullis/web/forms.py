@@ -17,6 +17,7 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, Session
+from portcullis.core.passwords import MAX_PASSWORD_LENGTH
 from portcullis.http.common import refuse_null_characters
 from portcullis.http.forms import read_form
 from portcullis.services import Services
@@ -108,6 +109,15 @@ class FormPages:
             return await handler(request, form)
 
         return guarded
+
+    def _rules(self) -> dict[str, Any]:
+        """The password rules for a form: each with the name of its check for the script."""
+        accounts = self._services.accounts
+        return {
+            "items": list(zip(accounts.password_rule_checks, accounts.password_rules, strict=True)),
+            "min": self._settings.password_min_length,
+            "max": MAX_PASSWORD_LENGTH,
+        }
 
     async def _who(self, request: Request) -> tuple[Session, Account] | None:
         try:

@@ -7,13 +7,13 @@ changed, only by that page's form, a POST with its CSRF token.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.errors import AddressTaken, InvalidKey
+from portcullis.core.errors import AddressTaken, InvalidKey, PasswordRejected
 from portcullis.core.models import KeyPurpose
 from portcullis.http.common import client_of, status_of
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
@@ -64,16 +64,24 @@ class MailedLinkPages(FormPages):
                 request.path_params["key"], form.get("password", ""), client_of(request)
             )
         except (InvalidKey, *FORM_ERRORS) as error:
+            problems = problems_of(error)
+            errors = {"password": problems} if isinstance(error, PasswordRejected) else {}
             return self._reset_page(
                 request,
                 status_of(error),
-                problems_of(error),
+                problems,
                 link_dead=isinstance(error, InvalidKey),
+                errors=errors,
             )
         return self._signed_out(see_other("/signin?done=password-set"))
 
     def _reset_page(
-        self, request: Request, status_code: int, problems: Sequence[str], link_dead: bool = False
+        self,
+        request: Request,
+        status_code: int,
+        problems: Sequence[str],
+        link_dead: bool = False,
+        errors: Mapping[str, Sequence[str]] | None = None,
     ) -> Response:
         return self._page(
             request,
@@ -81,5 +89,6 @@ class MailedLinkPages(FormPages):
             status_code,
             problems=problems,
             link_dead=link_dead,
-            rules=self._services.accounts.password_rules,
+            errors=errors or {},
+            rules=self._rules(),
         )

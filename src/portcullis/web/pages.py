@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from portcullis.core.models import LinkTarget, Registration
 from portcullis.http.common import client_of, status_of
 from portcullis.services import Services
+from portcullis.web.field_errors import by_field, details_checks, email_checks, password_checks
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
 from portcullis.web.mailed_links import MailedLinkPages
 from portcullis.web.profile import ACTIVATE, ProfilePages
@@ -112,7 +113,7 @@ class AccountPages(FormPages):
             "register.html",
             values=dict.fromkeys(REGISTER_FIELDS, ""),
             problems=[],
-            rules=self._services.accounts.password_rules,
+            rules=self._rules(),
         )
 
     async def register(self, request: Request, form: Form) -> Response:
@@ -129,13 +130,26 @@ class AccountPages(FormPages):
             )
         except FORM_ERRORS as error:
             values = {k: form.get(k, "") for k in REGISTER_FIELDS}
+            problems = problems_of(error)
+            checks = {
+                **details_checks(form),
+                **email_checks("email", form),
+                **password_checks(
+                    self._services.accounts,
+                    "password",
+                    registration.password,
+                    registration.email,
+                    registration.username,
+                ),
+            }
             return self._page(
                 request,
                 "register.html",
                 status_of(error),
                 values=values,
-                problems=problems_of(error),
-                rules=self._services.accounts.password_rules,
+                problems=problems,
+                errors=by_field(problems, checks),
+                rules=self._rules(),
             )
         return see_other("/register/check-mail")
 
@@ -152,8 +166,14 @@ class AccountPages(FormPages):
                 email, RESET, _captcha(form), client_of(request)
             )
         except FORM_ERRORS as error:
+            problems = problems_of(error)
             return self._page(
-                request, "forgot.html", status_of(error), email=email, problems=problems_of(error)
+                request,
+                "forgot.html",
+                status_of(error),
+                email=email,
+                problems=problems,
+                errors=by_field(problems, email_checks("email", form)),
             )
         return see_other("/password/forgot/check-mail")
 

@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.errors import InvalidCredentials
+from portcullis.core.errors import InvalidCredentials, PasswordRejected
 from portcullis.core.models import Account, LinkTarget, ProfileChange, Session
 from portcullis.core.profiles import AccountData
 from portcullis.http.common import client_of, status_of
+from portcullis.web.field_errors import by_field, details_checks, email_checks
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
 from portcullis.web.render import PREFIX
 from portcullis.web.words import problems_of
@@ -99,9 +100,9 @@ class ProfilePages(FormPages):
         status_code: int = 200,
         problems: Sequence[str] = (),
         *,
-        form: str = "",
         values: Mapping[str, str] | None = None,
         notice: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
     ) -> Response:
         sessions = await self._services.sessions.list(account.id)
         rows = [
@@ -118,9 +119,10 @@ class ProfilePages(FormPages):
             account=account,
             sessions=rows,
             problems=problems,
-            form=form,
             values=values or details_of(account),
-            rules=self._services.accounts.password_rules,
+            errors=errors or {},
+            rules=self._rules(),
+            rule_names=" ".join(filter(None, (account.email.split("@")[0], account.username))),
             notice=notice,
         )
 
@@ -136,14 +138,10 @@ class ProfilePages(FormPages):
             await self._services.profiles.update(account, change, client_of(request))
         except FORM_ERRORS as error:
             values = {k: form.get(k, "") for k in DETAIL_FIELDS}
+            problems = problems_of(error)
+            errors = by_field(problems, details_checks(form))
             return await self._profile_page(
-                request,
-                current,
-                account,
-                status_of(error),
-                problems_of(error),
-                form="details",
-                values=values,
+                request, current, account, status_of(error), problems, values=values, errors=errors
             )
         return see_other("/profile?done=saved")
 
@@ -156,8 +154,10 @@ class ProfilePages(FormPages):
                 account, new_email, ACTIVATE, client_of(request)
             )
         except FORM_ERRORS as error:
+            problems = problems_of(error)
+            errors = by_field(problems, email_checks("new_email", form))
             return await self._profile_page(
-                request, current, account, status_of(error), problems_of(error), form="email"
+                request, current, account, status_of(error), problems, errors=errors
             )
         notice = (
             f"We have sent a link to {new_email}. Your address changes when you open it; "
@@ -179,10 +179,14 @@ class ProfilePages(FormPages):
             )
         except FORM_ERRORS as error:
             problems = problems_of(error)
+            errors: dict[str, Sequence[str]] = {}
             if isinstance(error, InvalidCredentials):
                 problems = ["The current password is wrong."]
+                errors["current_password"] = problems
+            elif isinstance(error, PasswordRejected):
+                errors["new_password"] = problems
             return await self._profile_page(
-                request, current, account, status_of(error), problems, form="password"
+                request, current, account, status_of(error), problems, errors=errors
             )
         return self._signed_out(see_other("/signin?done=password-changed"))
 
@@ -211,8 +215,9 @@ class ProfilePages(FormPages):
             problems = (
                 [WRONG_PASSWORD] if isinstance(error, InvalidCredentials) else problems_of(error)
             )
+            errors = {"delete_password": problems} if isinstance(error, InvalidCredentials) else {}
             return await self._profile_page(
-                request, current, account, status_of(error), problems, form="delete"
+                request, current, account, status_of(error), problems, errors=errors
             )
         return self._signed_out(see_other("/signin?done=account-deleted"))
 

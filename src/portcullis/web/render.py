@@ -86,6 +86,9 @@ class Renderer:
         for name, default in (("signed_in", False), ("csrf_token", ""), ("notice", None)):
             values.setdefault(name, default)
         values.setdefault("problems", [])
+        values.setdefault("errors", {})
+        # The summary links each problem that concerns a field to that field.
+        values["anchors"] = {p: field for field, ps in values["errors"].items() for p in ps}
         html = self._env.get_template(template).render(**values)
         return HTMLResponse(html, status_code, headers=self.headers)
 
