@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from portcullis.http.common import client_of, status_of
 from portcullis.web.field_errors import by_field, details_checks, email_checks
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
 from portcullis.web.render import PREFIX
+from portcullis.web.user_agents import describe
 from portcullis.web.words import problems_of
 
 # The mailed links of the built-in "default" instance land on this site's pages.
@@ -41,11 +43,17 @@ def _session_row(session: Session, current: Session) -> dict[str, Any]:
         "id": session.id,
         "current": session.id == current.id,
         "address": session.client_address or "an unknown address",
-        "browser": (session.user_agent or "an unknown browser")[:120],
+        "browser": describe(session.user_agent),
         "started": _when(session.created_at),
         "seen": _when(session.last_seen_at),
         "opened_by": session.opened_by,
     }
+
+
+def _session_rows(sessions: Sequence[Session], current: Session) -> list[dict[str, Any]]:
+    """This browser's session first, then the others, the last active first."""
+    ordered = sorted(sessions, key=lambda s: (s.id != current.id, -s.last_seen_at.timestamp()))
+    return [_session_row(s, current) for s in ordered]
 
 
 def details_of(account: Account) -> dict[str, str]:
@@ -105,12 +113,8 @@ class ProfilePages(FormPages):
         errors: Mapping[str, Sequence[str]] | None = None,
     ) -> Response:
         sessions = await self._services.sessions.list(account.id)
-        rows = [
-            _session_row(s, current)
-            for s in sorted(
-                sessions, key=lambda s: (s.id != current.id, -s.last_seen_at.timestamp())
-            )
-        ]
+        # Off the event loop: naming the browsers is regular-expression work.
+        rows = await asyncio.to_thread(_session_rows, sessions, current)
         return self._page(
             request,
             "profile.html",
