@@ -28,6 +28,16 @@ SUBJECTS = {
 }
 
 
+def duration(value: str | int) -> str:
+    """A key's lifetime in the largest whole unit: "1 hour", "90 minutes", "7 days"."""
+    minutes = int(value)
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes >= size and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{minutes} minutes"
+
+
 class UnsendableAddress(ValueError):
     """The recipient is not one plain address: sending could reach someone else."""
 
@@ -42,6 +52,7 @@ class Composer:
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
+        self._templates.filters["duration"] = duration
 
     def compose(self, notice: Notice) -> EmailMessage:
         """The message for ``notice``, To its one address.

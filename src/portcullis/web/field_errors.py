@@ -17,7 +17,8 @@ from portcullis.core.validation import (
     orcid_problems,
     username_problems,
 )
-from portcullis.web.forms import Form
+
+Form = Mapping[str, str]
 
 
 def by_field(problems: Sequence[str], checks: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:

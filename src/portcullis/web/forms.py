@@ -14,15 +14,18 @@ from portcullis.core.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
+    PortcullisError,
     TooManyAttempts,
 )
 from portcullis.core.models import Account, Session
 from portcullis.core.passwords import MAX_PASSWORD_LENGTH
-from portcullis.http.common import refuse_null_characters
+from portcullis.http.common import refuse_null_characters, status_of
 from portcullis.http.forms import read_form
 from portcullis.services import Services
 from portcullis.web import csrf
+from portcullis.web.field_errors import by_field, email_checks
 from portcullis.web.render import PREFIX, Renderer
+from portcullis.web.words import problems_of
 
 SESSION_COOKIE = "portcullis-session"
 # Errors a form shows on the page; anything else is an error page.
@@ -109,6 +112,20 @@ class FormPages:
             return await handler(request, form)
 
         return guarded
+
+    def _email_refused(
+        self, request: Request, template: str, form: Form, error: PortcullisError
+    ) -> Response:
+        """A one-address form again, its problems beside the field."""
+        problems = problems_of(error)
+        return self._page(
+            request,
+            template,
+            status_of(error),
+            email=form.get("email", ""),
+            problems=problems,
+            errors=by_field(problems, email_checks("email", form)),
+        )
 
     def _rules(self) -> dict[str, Any]:
         """The password rules for a form: each with the name of its check for the script."""

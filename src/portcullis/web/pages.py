@@ -12,8 +12,8 @@ from portcullis.http.common import client_of, status_of
 from portcullis.services import Services
 from portcullis.web.field_errors import by_field, details_checks, email_checks, password_checks
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
-from portcullis.web.mailed_links import MailedLinkPages
-from portcullis.web.profile import ACTIVATE, ProfilePages
+from portcullis.web.mailed_links import ACTIVATE, MailedLinkPages
+from portcullis.web.profile import ProfilePages
 from portcullis.web.render import PREFIX, STATIC, Renderer
 from portcullis.web.words import problems_of
 
@@ -166,15 +166,7 @@ class AccountPages(FormPages):
                 email, RESET, _captcha(form), client_of(request)
             )
         except FORM_ERRORS as error:
-            problems = problems_of(error)
-            return self._page(
-                request,
-                "forgot.html",
-                status_of(error),
-                email=email,
-                problems=problems,
-                errors=by_field(problems, email_checks("email", form)),
-            )
+            return self._email_refused(request, "forgot.html", form, error)
         return see_other("/password/forgot/check-mail")
 
     async def forgot_sent(self, request: Request) -> Response:

@@ -13,17 +13,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portcullis.core.errors import InvalidCredentials, PasswordRejected
-from portcullis.core.models import Account, LinkTarget, ProfileChange, Session
+from portcullis.core.models import Account, ProfileChange, Session
 from portcullis.core.profiles import AccountData
 from portcullis.http.common import client_of, status_of
 from portcullis.web.field_errors import by_field, details_checks, email_checks
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
+from portcullis.web.mailed_links import ACTIVATE, names_of
 from portcullis.web.render import PREFIX
 from portcullis.web.user_agents import describe
 from portcullis.web.words import problems_of
 
-# The mailed links of the built-in "default" instance land on this site's pages.
-ACTIVATE = LinkTarget("default", "activate")
 DETAIL_FIELDS = ("name", "username", "orcid")
 WRONG_PASSWORD = "The password is wrong."  # noqa: S105 (words, not a password)
 NOTICES = {
@@ -126,7 +125,7 @@ class ProfilePages(FormPages):
             values=values or details_of(account),
             errors=errors or {},
             rules=self._rules(),
-            rule_names=" ".join(filter(None, (account.email.split("@")[0], account.username))),
+            rule_names=names_of(account),
             notice=notice,
         )
 
