@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from portcullis.core.models import StorageMode
+from portcullis.locale import LANGUAGES
 
 # The instance key that needs no configuration: its links open the service's own pages.
 DEFAULT_INSTANCE = "default"
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
     # The account pages' look: a CSS colour for the header and buttons, and its text colour.
     brand_color: str = Field(default="#1d4f73", pattern=r"^#[0-9a-fA-F]{3,8}$")
     brand_text_color: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{3,8}$")
+    # The pages' and mails' language: empty, each browser's choice by Accept-Language
+    # (mails: English); or one of the shipped languages (en, de) for everyone.
+    language: str = ""
     # A logo in the pages' header: an https:// address, or a path on this site; none if empty.
     logo_url: str = ""
 
@@ -172,6 +176,16 @@ class Settings(BaseSettings):
     def _https_script(cls, value: str) -> str:
         if not value.startswith("https://"):
             raise ValueError("the captcha script must be loaded over https://")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _shipped_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and value not in LANGUAGES:
+            raise ValueError(
+                f"not one of the shipped languages ({', '.join(LANGUAGES)}): {value!r}"
+            )
         return value
 
     @field_validator("logo_url")

@@ -224,7 +224,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     )
     sender = OutboxSender(
         SqlMailQueue(engine, sealer),
-        Composer(settings.product_name, settings.mail_from),
+        Composer(settings.product_name, settings.mail_from, settings.language),
         transport_for(settings.resolved_mail_url),
         clock,
         poll_seconds=settings.mail_poll_seconds,

@@ -21,6 +21,7 @@ from portcullis.core.models import Account, Session
 from portcullis.core.passwords import MAX_PASSWORD_LENGTH
 from portcullis.http.common import refuse_null_characters, status_of
 from portcullis.http.forms import read_form
+from portcullis.locale import N_
 from portcullis.services import Services
 from portcullis.web import csrf
 from portcullis.web.field_errors import by_field, email_checks
@@ -57,7 +58,8 @@ class FormPages:
         if nonce is None:
             nonce = request.state.csrf_nonce = self._csrf.new_nonce()
         token = self._csrf.token_for(nonce, request.cookies.get(SESSION_COOKIE))
-        response = self._render.page(template, status_code, csrf_token=token, **values)
+        language = self._render.language_for(request.scope)
+        response = self._render.page(template, status_code, language, csrf_token=token, **values)
         if request.cookies.get(csrf.COOKIE) != nonce:
             self._set_cookie(response, csrf.COOKIE, nonce, max_age=None)
         return response
@@ -107,7 +109,7 @@ class FormPages:
             if not self._csrf.valid(
                 cookies.get(csrf.COOKIE), cookies.get(SESSION_COOKIE), form.get(csrf.FIELD)
             ):
-                return self._page(request, "expired.html", 403, title="Please try again")
+                return self._page(request, "expired.html", 403, title=N_("Please try again"))
             refuse_null_characters(form)
             return await handler(request, form)
 

@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from portcullis.core.models import LinkTarget, Registration
 from portcullis.http.common import client_of, status_of
+from portcullis.locale import N_
 from portcullis.services import Services
 from portcullis.web.field_errors import by_field, details_checks, email_checks, password_checks
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
@@ -21,13 +22,18 @@ from portcullis.web.words import problems_of
 RESET = LinkTarget("default", "password/reset")
 # What the sign-in page says after a redirect, by the ``done`` parameter.
 NOTICES = {
-    "signed-out": "You are signed out.",
-    "signed-out-everywhere": "You are signed out everywhere: every session of your account ended.",
-    "password-set": "Your new password is set. You were signed out everywhere; please sign in.",
-    "password-changed": "Your password is changed. You were signed out everywhere; "
-    "please sign in with the new password.",
-    "account-deleted": "Your account is deleted and every session of it ended. "
-    "A notice went to its address.",
+    "signed-out": N_("You are signed out."),
+    "signed-out-everywhere": N_(
+        "You are signed out everywhere: every session of your account ended."
+    ),
+    "password-set": N_("Your new password is set. You were signed out everywhere; please sign in."),
+    "password-changed": N_(
+        "Your password is changed. You were signed out everywhere; "
+        "please sign in with the new password."
+    ),
+    "account-deleted": N_(
+        "Your account is deleted and every session of it ended. A notice went to its address."
+    ),
 }
 REGISTER_FIELDS = ("email", "name", "orcid", "username")
 CAPTCHA_FIELDS = ("g-recaptcha-response", "h-captcha-response", "cf-turnstile-response")

@@ -16,18 +16,19 @@ from portcullis.core.errors import InvalidCredentials, PasswordRejected
 from portcullis.core.models import Account, ProfileChange, Session
 from portcullis.core.profiles import AccountData
 from portcullis.http.common import client_of, status_of
+from portcullis.locale import N_, translations
 from portcullis.web.field_errors import by_field, details_checks, email_checks
 from portcullis.web.forms import FORM_ERRORS, Form, FormPages, see_other
 from portcullis.web.mailed_links import ACTIVATE, names_of
 from portcullis.web.render import PREFIX
-from portcullis.web.user_agents import describe
+from portcullis.web.user_agents import parts
 from portcullis.web.words import problems_of
 
 DETAIL_FIELDS = ("name", "username", "orcid")
-WRONG_PASSWORD = "The password is wrong."  # noqa: S105 (words, not a password)
+WRONG_PASSWORD = N_("The password is wrong.")
 NOTICES = {
-    "session-ended": "That session has ended.",
-    "saved": "Your profile is saved.",
+    "session-ended": N_("That session has ended."),
+    "saved": N_("Your profile is saved."),
 }
 
 SignedInHandler = Callable[[Request, Form, Session, Account], Awaitable[Response]]
@@ -41,8 +42,9 @@ def _session_row(session: Session, current: Session) -> dict[str, Any]:
     return {
         "id": session.id,
         "current": session.id == current.id,
-        "address": session.client_address or "an unknown address",
-        "browser": describe(session.user_agent),
+        "address": session.client_address or N_("an unknown address"),
+        "browser": parts(session.user_agent)[0],
+        "system": parts(session.user_agent)[1],
         "started": _when(session.created_at),
         "seen": _when(session.last_seen_at),
         "opened_by": session.opened_by,
@@ -162,11 +164,17 @@ class ProfilePages(FormPages):
             return await self._profile_page(
                 request, current, account, status_of(error), problems, errors=errors
             )
+        words = translations(self._render.language_for(request.scope)).gettext
         notice = (
-            f"We have sent a link to {new_email}. Your address changes when you open it; "
-            f"until then it stays {account.email}."
+            words(
+                N_(
+                    "We have sent a link to %(new)s. Your address changes when you open it; "
+                    "until then it stays %(old)s."
+                )
+            )
+            % {"new": new_email, "old": account.email}
             if mailed
-            else "That is your account's address already."
+            else N_("That is your account's address already.")
         )
         return await self._profile_page(request, current, account, notice=notice)
 
@@ -184,7 +192,7 @@ class ProfilePages(FormPages):
             problems = problems_of(error)
             errors: dict[str, Sequence[str]] = {}
             if isinstance(error, InvalidCredentials):
-                problems = ["The current password is wrong."]
+                problems = [N_("The current password is wrong.")]
                 errors["current_password"] = problems
             elif isinstance(error, PasswordRejected):
                 errors["new_password"] = problems

@@ -18,20 +18,28 @@ _NOT_KNOWN = {"", "Other"}
 MAX_USER_AGENT = 512
 
 
-@functools.lru_cache(maxsize=1024)
 def describe(user_agent: str | None) -> str:
-    """ "Chrome on Linux", "Firefox", "A browser on Android", or UNKNOWN."""
-    if not user_agent:
-        return UNKNOWN
-    text = user_agent[:MAX_USER_AGENT]
-    found_browser = parse_user_agent(text)
-    found_system = parse_os(text)
-    browser = found_browser.family if found_browser else ""
-    system = found_system.family if found_system else ""
-    browser = "" if browser in _NOT_KNOWN else browser
-    system = "" if system in _NOT_KNOWN else system
+    """Chrome on Linux, Firefox, A browser on Android, or UNKNOWN: in English; the pages
+    put ``parts`` into their own language."""
+    browser, system = parts(user_agent)
     if browser and system:
         return f"{browser} on {system}"
     if system:
         return f"A browser on {system}"
     return browser or UNKNOWN
+
+
+@functools.lru_cache(maxsize=1024)
+def parts(user_agent: str | None) -> tuple[str, str]:
+    """The browser's and the system's names; "" for what is not known."""
+    if not user_agent:
+        return "", ""
+    text = user_agent[:MAX_USER_AGENT]
+    found_browser = parse_user_agent(text)
+    found_system = parse_os(text)
+    browser = found_browser.family if found_browser else ""
+    system = found_system.family if found_system else ""
+    return (
+        "" if browser in _NOT_KNOWN else browser,
+        "" if system in _NOT_KNOWN else system,
+    )
