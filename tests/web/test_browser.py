@@ -400,6 +400,8 @@ def test_every_page_passes_axe(person: Person) -> None:
             person.shot(name)
         else:
             person.audit(path)
+    link_colour = "return getComputedStyle(document.querySelector('main a')).color"
+    assert person.driver.execute_script(link_colour) == "rgb(29, 79, 115)"  # the brand's
     person.open("/account/register")
     person.fill("Full name", "Ada Lovelace")
     person.fill("E-mail address", "ada@example.org")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import gettext
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,26 @@ def test_every_catalogue_is_complete_and_compiled() -> None:
                 assert compiled.ngettext(one, many, 2) == message.string[1], many
             else:
                 assert compiled.gettext(message.id) == message.string, message.id
+
+
+def test_every_text_of_the_pages_and_mails_is_in_the_catalogues(tmp_path: Path) -> None:
+    """Nothing marked for translation is missing from a language (extract it again)."""
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    template = tmp_path / "portcullis.pot"
+    extract = ["extract", "-F", "babel.cfg", "--no-location", "-k", "N_", "-o", str(template)]
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "--quiet", *extract, "."],
+        cwd=root,
+        check=True,
+    )
+    with template.open("rb") as handle:
+        wanted = {m.id for m in read_po(handle) if m.id}
+    for po in Path(HERE).glob("*/LC_MESSAGES/portcullis.po"):
+        with po.open("rb") as handle:
+            held = {m.id for m in read_po(handle) if m.id}
+        assert not wanted - held, f"{po} lacks these (run pybabel update): {wanted - held}"
 
 
 def test_mails_in_the_operators_language(make_site: SiteFactory) -> None:
