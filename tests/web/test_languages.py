@@ -140,3 +140,12 @@ def test_mails_in_english_unless_the_operator_chose(site: RunningServer) -> None
         submit(client, "/account/password/forgot", email="ada@example.org")
     mail = site.wait_for_mail("ada@example.org")
     assert "Password Reset" in mail.subject and "The link works once, for 1 hour." in mail.text
+
+
+def test_the_session_list_names_browsers_in_the_pages_language(site: RunningServer) -> None:
+    add_account(site.settings, "ada@example.org")
+    agent = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0.0.0 Safari/537.36"}
+    with site.client(headers={**GERMAN, **agent}) as client:
+        sign_in(client, "ada@example.org", PASSWORD)
+        page = client.get("/account/profile")
+    assert "Chrome unter Linux" in page.text and "Dieser Browser" in page.text

@@ -1,4 +1,5 @@
-"""A session's browser and system in words ("Chrome on Linux"), from its User-Agent.
+"""A session's browser and system by name, from its User-Agent; the session list says
+them in its language ("Chrome on Linux", "Chrome unter Linux").
 
 ua-parser carries the regular expressions the uap-core project keeps up to date (in the
 ua-parser-builtins package, released as browsers change): no list of our own to maintain.
@@ -11,22 +12,10 @@ import functools
 
 from ua_parser import parse_os, parse_user_agent
 
-UNKNOWN = "An unknown browser"
 # What the parser names what it does not know.
 _NOT_KNOWN = {"", "Other"}
 # Longer strings say nothing more that matters here, and cost the matchers more.
 MAX_USER_AGENT = 512
-
-
-def describe(user_agent: str | None) -> str:
-    """Chrome on Linux, Firefox, A browser on Android, or UNKNOWN: in English; the pages
-    put ``parts`` into their own language."""
-    browser, system = parts(user_agent)
-    if browser and system:
-        return f"{browser} on {system}"
-    if system:
-        return f"A browser on {system}"
-    return browser or UNKNOWN
 
 
 @functools.lru_cache(maxsize=1024)
