@@ -455,6 +455,8 @@ def test_a_german_browser(browser: WebDriver, make_site: SiteFactory, axe: str |
     person.open("/account/register")
     assert person.heading == "Registrieren"
     person.fill("Passwort", "ab")
+    assert "Passwort zeigen" in person.text and "Mindestens 8 Zeichen" in person.text
+    assert "Show password" not in person.text and "At least" not in person.text
     person.shot("register-german")
 
 

@@ -8,8 +8,8 @@
   // A "Show password" button beside each password field that asks for one.
   function addReveal(input) {
     var button = doc.createElement("button");
-    var show = input.form.dataset.showLabel || "Show password";
-    var hide = input.form.dataset.hideLabel || "Hide password";
+    var show = input.dataset.show || "Show password";
+    var hide = input.dataset.hide || "Hide password";
     button.type = "button";
     button.className = "reveal secondary";
     button.textContent = show;
