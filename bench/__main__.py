@@ -1,4 +1,4 @@
-"""The benchmark of issue 6: token checks, logins and a login storm, against their limits.
+"""The benchmark of issues 6 and 21: token checks, forward-auth, logins and a login storm.
 
     .venv/bin/python -m bench [--seconds 10] [--databases sqlite,postgresql]
 
@@ -15,6 +15,7 @@ answer (invalid) or 2 if a target was missed.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import resource
@@ -53,6 +54,8 @@ POSTGRES_URL = os.environ.get(
 TOKEN_CHECKS = Target(min_fraction=0.25, max_p99_ms=10)
 LOGINS = Target(min_fraction=0.90, max_p99_ms=250)
 STORM_CHECKS = Target(min_fraction=1 / 3, max_p99_ms=50)
+# Issue 21: forward-auth, with a session token and with a personal access token.
+FORWARD_AUTH = Target(min_fraction=0.40, max_p99_ms=10)
 RSS_LIMIT_MIB = 150
 
 
@@ -238,6 +241,8 @@ def bench_database(
             rows.append(
                 checks_trial.row(kind, "token checks, 32 conn", "ceiling", TOKEN_CHECKS, checks)
             )
+            print(f"[{kind}] forward-auth, {args.repeats} times each", flush=True)
+            rows += forward_auth_rows(kind, args, server, data_dir, tokens, roof_rate)
 
             print(f"[{kind}] logins and hash bounds, {args.repeats} times", flush=True)
             bounds: list[float] = []
@@ -286,6 +291,29 @@ def bench_database(
         "login_verify_ms": [service.cores() * 1000 / trial.limit for trial in logins_trials],
         "login_cpu_median": logins_trials.index(logins_trial),
     }
+
+
+def forward_auth_rows(
+    kind: str,
+    args: argparse.Namespace,
+    server: service.Server,
+    data_dir: Path,
+    sessions: list[str],
+    roof_rate: Callable[[], float],
+) -> list[Row]:
+    """GET /auth/verify with the session tokens, then with a personal token of each
+    account, each run between two ceilings as the profile check is."""
+    pats = data_dir / "personal_tokens.txt"
+    pats.write_text("\n".join(service.personal_tokens(server.url, sessions)) + "\n")
+    rows = []
+    for name, tokens in (("session", data_dir / "tokens.txt"), ("personal token", pats)):
+        env = {"BENCH_PATH": "/auth/verify", "BENCH_TOKENS": str(tokens)}
+        load = Load(server.url, "get.lua", 32, args.seconds, env)
+        run = functools.partial(measure, load, args.warmup, server)
+        trial, _ = bracketed(roof_rate, run, args.repeats)
+        label = f"forward-auth, {name}, 32 conn"
+        rows.append(trial.row(kind, label, "ceiling", FORWARD_AUTH, load))
+    return rows
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:

@@ -352,6 +352,25 @@ def sign_in(url: str, logins: list[str], concurrency: int = 8) -> list[str]:
     return asyncio.run(_sign_in(url, logins, concurrency))
 
 
+async def _personal_tokens(url: str, sessions: list[str]) -> list[str]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        made = []
+        for session in sessions:
+            answer = await client.post(
+                "/auth/tokens",
+                json={"name": "bench", "scope": "read"},
+                headers={"X-Session-Token": session},
+            )
+            answer.raise_for_status()
+            made.append(str(answer.json()["token"]))
+        return made
+
+
+def personal_tokens(url: str, sessions: list[str]) -> list[str]:
+    """A read-scope personal access token of each session's account, made through the API."""
+    return asyncio.run(_personal_tokens(url, sessions))
+
+
 # --- the hash bound -------------------------------------------------------------------
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import subprocess
 import sys
+import termios
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -81,3 +84,53 @@ class ServeProcess:
                 self.process.kill()
                 self.process.wait()
         self._log_file.close()
+
+
+def run_in_terminal(
+    env: Mapping[str, str],
+    *args: str,
+    typed: Sequence[str],
+    timeout: float = 60,
+    program: str = PORTCULLIS,
+    cwd: Path | None = None,
+) -> tuple[int, str]:
+    """Run the command on a terminal of its own (a pty it controls, as a person's shell
+    gives it), typing each of ``typed`` after the next prompt; its exit code and all it
+    showed on the terminal."""
+    master, slave = os.openpty()
+
+    def own_the_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [program, *args],
+        cwd=cwd,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=dict(env),
+        preexec_fn=own_the_terminal,
+    )
+    os.close(slave)
+    shown = b""
+    answered = 0  # how much of ``shown`` came before the last answer
+    answers = list(typed)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            # A new prompt since the last answer: typed sooner, the line could be taken
+            # while echo is back on, then flushed away by the next prompt.
+            if answers and shown[answered:].rstrip().endswith(b":"):
+                os.write(master, answers.pop(0).encode() + b"\n")
+                answered = len(shown)
+    os.close(master)
+    return process.wait(timeout=timeout), shown.decode(errors="replace")

@@ -169,6 +169,34 @@ def add_account(
     return asyncio.run(create())
 
 
+def _on_account(settings: Settings, email_address: str, new_hash: str | None = None) -> Account:
+    """The account as stored (before ``new_hash``, if given, is stored as it is)."""
+
+    async def run() -> Account:
+        services = build_services(settings)
+        try:
+            async with services.unit_of_work() as uow:
+                account = await uow.accounts.by_email(email_address)
+                assert account is not None
+                if new_hash is not None:
+                    await uow.accounts.set_password_hash(account.id, new_hash)
+                return account
+        finally:
+            await services.close()
+
+    return asyncio.run(run())
+
+
+def stored_account(settings: Settings, email_address: str) -> Account:
+    """The account as stored, password hash and all."""
+    return _on_account(settings, email_address)
+
+
+def set_password_hash(settings: Settings, email_address: str, password_hash: str) -> None:
+    """Store ``password_hash`` as it is, as an import leaves a legacy one."""
+    _on_account(settings, email_address, password_hash)
+
+
 def grant(settings: Settings, email_address: str, tag: str) -> None:
     async def run() -> None:
         services = build_services(settings)

@@ -22,7 +22,9 @@ from portcullis.core.errors import PortcullisError, Unavailable
 from portcullis.http import biostudies, trackhub
 from portcullis.http.biostudies import BioStudiesApi
 from portcullis.http.common import BodyTooLarge, json_response
+from portcullis.http.contract.served import ApiDocs
 from portcullis.http.edges import DialectCors, relative_slash_redirects
+from portcullis.http.gateway import INTROSPECT_PATH, VERIFY_METHODS, VERIFY_PATH, ForwardAuth
 from portcullis.http.guards import (
     AddressLimits,
     BodyLimit,
@@ -35,6 +37,8 @@ from portcullis.http.guards import (
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.http.trackhub_account import TrackHubAccountApi
+from portcullis.observability.endpoint import MetricsEndpoint
+from portcullis.observability.requests import Observed, RouteTemplates
 from portcullis.services import Services, build_services
 from portcullis.storage.redaction import redact_database_errors
 from portcullis.web.pages import AccountPages
@@ -94,6 +98,7 @@ async def on_body_too_large(request: Request, exc: Exception) -> Response:
 
 async def on_database_error(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc)
+    request.app.state.services.meters.backing_error("database")
     return error_for(request.scope, Unavailable())
 
 
@@ -141,25 +146,43 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     pages = AccountPages(services)
     biostudies_api = BioStudiesApi(services)
+    forward_auth = ForwardAuth(services)
+    routes = [
+        *biostudies_api.routes(),
+        *TrackHubApi(services).routes(),
+        *TrackHubAccountApi(services).routes(),
+        Route(VERIFY_PATH, forward_auth.verify, methods=VERIFY_METHODS),
+        Route(INTROSPECT_PATH, forward_auth.introspect, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *metrics_routes(settings, services),
+        *pages.routes(),
+    ]
+    if settings.api_docs:
+        routes += ApiDocs(settings, routes).routes()
     app = Starlette(
-        routes=[
-            *biostudies_api.routes(),
-            *TrackHubApi(services).routes(),
-            *TrackHubAccountApi(services).routes(),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *pages.routes(),
-        ],
-        # Outermost first. The token check skips the rest (it needs none of it; measured
-        # in its commit). SafeHeaders sees every other answer, CORS preflights and errors.
+        routes=routes,
+        # Outermost first. Observed sees every request, to give it an id and count it.
+        # The token check skips the rest (it needs none of it; measured in its commit).
+        # SafeHeaders sees every other answer, CORS preflights and errors.
         middleware=[
             Middleware(
+                Observed,
+                routes=RouteTemplates(routes),
+                meters=services.meters,
+                access_log=settings.access_log,
+            ),
+            Middleware(
                 TokenCheckFirst,
-                endpoint=biostudies_api.profile,
+                endpoints={
+                    "/auth/profile": (frozenset({"GET"}), biostudies_api.profile),
+                    VERIFY_PATH: (None, forward_auth.verify),
+                },
                 error_for=error_for,
                 internal_error=internal_error,
                 unavailable=BACKING_SERVICE_ERRORS,
-                cors=bool(settings.cors_origins),
+                cors_paths=frozenset({"/auth/profile"} if settings.cors_origins else ()),
+                meters=services.meters,
             ),
             Middleware(SafeHeaders),
             Middleware(CatchAll, internal_error=internal_error),
@@ -181,6 +204,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.account_pages = pages.renderer
     return app
+
+
+def metrics_routes(settings: Settings, services: Services) -> list[Route]:
+    """GET /metrics when metrics are on (a token or allowed addresses); else none: a 404."""
+    if not settings.metrics_enabled:
+        return []
+    endpoint = MetricsEndpoint(
+        services.meters,
+        services.mail_sender.backlog,
+        settings.metrics_token,
+        parse_networks(settings.metrics_allow),
+    )
+    return [Route("/metrics", endpoint.scrape, methods=["GET"])]
 
 
 def cors(settings: Settings) -> list[Middleware]:
@@ -212,5 +248,6 @@ async def _purge_forever(services: Services) -> None:
         try:
             await services.sessions.purge_expired()
             await services.accounts.purge_expired_keys()
+            await services.tokens.purge_expired()
         except Exception:
             log.exception("purging expired sessions and keys failed; will retry")

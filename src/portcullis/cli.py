@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging.config
 import os
 import sys
+import tempfile
+import threading
+import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -16,30 +23,73 @@ import typer
 import uvicorn
 from alembic.util import CommandError
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.exc import SQLAlchemyError
 
+from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
-from portcullis.config import Settings
+from portcullis.config import DEFAULT_INSTANCE, Settings
+from portcullis.console.access import access_commands
+from portcullis.console.tables import show
+from portcullis.console.words import database_problem, settings_problems, settings_source_problem
 from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
-from portcullis.core.models import AccessType, Account, Permission, StorageMode
+from portcullis.core.models import AccessType, Account, LinkTarget, Permission, StorageMode
+from portcullis.core.passwords import HASHING_THREAD_PREFIX
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
 from portcullis.http.biostudies_views import audit_view
+from portcullis.http.contract.served import ApiDocs
+from portcullis.importers import cli as importers_cli
+from portcullis.observability import startup
+from portcullis.observability.logs import log_config
+from portcullis.observability.meters import fields, meters_for
+from portcullis.observability.multiprocess import metrics_directory
 from portcullis.services import Services, build_services, local_hashing, lockout_policy
 from portcullis.storage import schema
 from portcullis.storage.database import DatabaseUrl
 
 T = TypeVar("T")
+log = logging.getLogger("portcullis")
 
+SETTINGS_HELP = (
+    "Settings come from PORTCULLIS_* environment variables and a .env file in the "
+    "directory you run it from. Data (the SQLite database, the mail outbox, the secret "
+    "key) lives in PORTCULLIS_DATA_DIR, ./var by default: run every command from the "
+    "same directory, or set PORTCULLIS_DATA_DIR."
+)
 app = typer.Typer(
     help="Portcullis: accounts and sessions for research data portals.",
+    epilog=SETTINGS_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain text: no boxes or markup in a terminal, a pipe or a log.
+    rich_markup_mode=None,
+    add_completion=False,
 )
-users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+users = typer.Typer(
+    help="Manage accounts.", epilog=SETTINGS_HELP, no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(users, name="user")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"portcullis {version('portcullis')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Portcullis: accounts and sessions for research data portals."""
 
 
 def _database(settings: Settings) -> DatabaseUrl:
@@ -49,6 +99,31 @@ def _database(settings: Settings) -> DatabaseUrl:
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=1)
+
+
+@contextmanager
+def _using(database: DatabaseUrl) -> Iterator[None]:
+    """Problems reaching or reading the database, said as where it is and what is wrong."""
+    try:
+        yield
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+        raise _fail(database_problem(error, database)) from None
+
+
+def _existing_data_dir(settings: Settings) -> None:
+    """Refuse to make a new data directory from a command that only reads or edits data.
+
+    ./var is relative to where a command runs: run from elsewhere, a command would
+    quietly make a second database the service never reads. ``serve`` and ``migrate``
+    make it (that is what they are for), and so does any command given the directory
+    by PORTCULLIS_DATA_DIR.
+    """
+    needed = not (settings.database_url and settings.secret_key and settings.mail_url)
+    if needed and "data_dir" not in settings.model_fields_set and not settings.data_dir.exists():
+        raise _fail(
+            f"no data directory at {settings.data_dir.resolve()}: run this where the "
+            "service runs (its data is in ./var there), or set PORTCULLIS_DATA_DIR"
+        )
 
 
 def _known_schema(database: DatabaseUrl) -> schema.SchemaState:
@@ -63,17 +138,43 @@ def _known_schema(database: DatabaseUrl) -> schema.SchemaState:
     return state
 
 
-def _prepare_database(settings: Settings) -> None:
-    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately."""
+def _prepare_database(settings: Settings) -> schema.SchemaState:
+    """The embedded SQLite default migrates itself; PostgreSQL is migrated deliberately.
+
+    Returns the schema's state from before (``_say_migrated`` tells of a migration).
+    """
     database = _database(settings)
-    state = _known_schema(database)
-    if database.is_sqlite:
-        schema.upgrade(database)
-    elif not state.at_head:
+    with _using(database):
+        state = _known_schema(database)
+        if database.is_sqlite:
+            schema.upgrade(database)
+    if not database.is_sqlite and not state.at_head:
         raise _fail(
             "the database schema is behind this version of Portcullis: "
             "run `portcullis migrate` first"
         )
+    return state
+
+
+def _say_migrated(database: DatabaseUrl, state: schema.SchemaState) -> None:
+    if not state.at_head:
+        head = schema.head_revision(database)
+        log.info(
+            "schema migrated from %s to %s",
+            state.revision,
+            head,
+            extra=fields(event="migrated", from_revision=state.revision, to_revision=head),
+        )
+
+
+def _prepare_existing(settings: Settings) -> schema.SchemaState:
+    _existing_data_dir(settings)
+    return _prepare_database(settings)
+
+
+importers_cli.use_preparation(_prepare_existing)
+app.add_typer(importers_cli.importing, name="import")
+app.command("export")(importers_cli.export)
 
 
 def server_options() -> dict[str, Any]:
@@ -93,16 +194,30 @@ def serve(
 ) -> None:
     """Run the service under uvicorn."""
     settings = Settings()
-    _prepare_database(settings)
-    settings.server_secret()  # made now, once, rather than raced for by the workers
-    # Built once here so that a bad mail or Redis URL stops the command with one line,
-    # not each worker with a traceback.
-    asyncio.run(build_services(settings).close())
+    logging_config = log_config(settings.log_format)
+    logging.config.dictConfig(logging_config)
+    with metrics_directory(settings.metrics_enabled):
+        before = _prepare_database(settings)
+        settings.server_secret()  # made now, once, rather than raced for by the workers
+        # Built once here so that a bad mail or Redis URL stops the command with one
+        # line, not each worker with a traceback: so nothing is logged before it.
+        redis_reachable = asyncio.run(_try_services(settings))
+        _say_migrated(_database(settings), before)
+        startup.report(settings, startup.Start(host, port, workers, redis_reachable))
+        _run_workers(settings, host, port, workers, logging_config)
+
+
+def _run_workers(
+    settings: Settings, host: str, port: int, workers: int, logging_config: dict[str, Any]
+) -> None:
     # Several workers send their hashes to one queue here, in the process that supervises
     # them (hash_service.py says why); one worker hashes in its own process. Without Redis
     # they keep the lockout's counts here too, so that they spend one budget, not N.
     hash_service = (
-        HashService(local_hashing(settings), served_by(MemoryAttempts(lockout_policy(settings))))
+        HashService(
+            local_hashing(settings, meters_for(settings.metrics_enabled)),
+            served_by(MemoryAttempts(lockout_policy(settings))),
+        )
         if workers > 1
         else None
     )
@@ -115,6 +230,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            log_config=logging_config,
             **server_options(),
         )
     finally:
@@ -123,17 +239,70 @@ def serve(
             del os.environ[HASH_SERVICE_SOCKET]
 
 
+async def _try_services(settings: Settings) -> bool | None:
+    """Build the services once and close them; whether Redis answers (None: none set)."""
+    services = build_services(settings)
+    try:
+        if not settings.redis_url:
+            return None
+        try:
+            await services.limits_store.ping()
+        except Exception:  # unreachable is a warning at start, not a refusal to start
+            return False
+        return True
+    finally:
+        await services.close()
+
+
+def _hashing_threads_gone(timeout: float = 5.0) -> None:
+    """Wait for the hashing threads that ``Services.close`` asked to stop. On its way out
+    each still takes its gate, a slot file in the data directory: removing the folder
+    under it failed now and then with "Directory not empty"."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith(HASHING_THREAD_PREFIX):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI 3.1 document of both dialects (what /openapi.json serves)."""
+    settings = Settings()
+
+    async def main(scratch: str) -> dict[str, Any]:
+        # The routes are made of services; these touch nothing of the deployment's (no
+        # database, no secret file): the document needs only the public URL and cookie.
+        apart = settings.model_copy(
+            update={"data_dir": Path(scratch), "database_url": "", "secret_key": "-"}
+        )
+        services = build_services(apart)
+        try:
+            return ApiDocs(settings, create_app(apart, services).routes).document()
+        finally:
+            await services.close()
+
+    with tempfile.TemporaryDirectory(prefix="portcullis-openapi-") as scratch:
+        document = asyncio.run(main(scratch))
+        _hashing_threads_gone()
+    typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade to head)."""
-    database = _database(Settings())
-    _known_schema(database)
-    schema.upgrade(database)
+    settings = Settings()
+    logging.config.dictConfig(log_config(settings.log_format))
+    database = _database(settings)
+    with _using(database):
+        before = _known_schema(database)
+        schema.upgrade(database)
+    _say_migrated(database, before)
     typer.echo(f"schema at {schema.head_revision(database)}")
 
 
 def _run(action: Callable[[Services], Awaitable[T]]) -> T:
     settings = Settings()
+    _existing_data_dir(settings)
     _prepare_database(settings)
 
     async def main() -> T:
@@ -147,15 +316,26 @@ def _run(action: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except PortcullisError as error:
         problems = getattr(error, "problems", None)
-        raise _fail("; ".join(problems) if problems else error.message) from None
+        # Several problems (a password's failed rules) one a line, each its own error.
+        raise _fail("\nerror: ".join(problems) if problems else error.message) from None
+
+
+token_commands, service_commands = access_commands(lambda action: _run(action))
+app.add_typer(token_commands, name="token")
+app.add_typer(service_commands, name="service")
 
 
 def _read_password(from_stdin: bool, confirm: bool = True) -> str:
     if from_stdin:
         try:
-            return sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+            password = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
-            raise _fail("the password on stdin is not UTF-8 text") from None
+            raise _fail("the password on standard input is not UTF-8 text") from None
+        if not password:
+            raise _fail("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise _fail("no terminal to ask for the password: pass --password-stdin and pipe it")
     try:
         with warnings.catch_warnings():
             # Without a terminal getpass reads stdin and warns that it may echo: it is
@@ -176,6 +356,8 @@ OPERATOR_ERRORS = (
     SQLAlchemyError,  # the database: missing, refusing, not ours
     asyncpg.PostgresError,
     CommandError,  # Alembic
+    LookupError,  # an import's source lacks a table
+    ImportError,  # an import's driver is not installed (the `import` extra)
 )
 
 
@@ -190,10 +372,11 @@ def main() -> None:
     try:
         app()
     except ValidationError as error:
-        for problem in error.errors(include_url=False, include_input=False):
-            where = "_".join(str(part) for part in problem["loc"]).upper()
-            setting = f"PORTCULLIS_{where}: " if where else ""
-            typer.echo(f"error: {setting}{problem['msg']}", err=True)
+        for problem in settings_problems(error):
+            typer.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    except SettingsError as error:
+        typer.echo(f"error: {settings_source_problem(error)}", err=True)
         sys.exit(1)
     except OPERATOR_ERRORS as error:
         typer.echo(f"error: {type(error).__name__}: {error}".splitlines()[0], err=True)
@@ -214,20 +397,32 @@ def _describe(account: Account) -> str:
     return "\t".join(fields)
 
 
+EMAIL = Annotated[str, typer.Argument(metavar="EMAIL", help="The account's e-mail address.")]
+PASSWORD_STDIN = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input."
+    ),
+]
+AS_JSON = Annotated[bool, typer.Option("--json", help="One JSON object a line, no header.")]
+
+
 @users.command("add")
 def user_add(
-    email: str,
-    username: Annotated[str | None, typer.Option(help="Optional login name.")] = None,
+    email: EMAIL,
+    username: Annotated[str | None, typer.Option(help="A login name beside the e-mail.")] = None,
     name: Annotated[str, typer.Option(help="Full name.")] = "",
-    superuser: Annotated[bool, typer.Option(help="Make a superuser.")] = False,
-    inactive: Annotated[bool, typer.Option(help="Create pending activation.")] = False,
+    superuser: Annotated[bool, typer.Option("--superuser", help="Make a superuser.")] = False,
+    inactive: Annotated[
+        bool, typer.Option("--inactive", help="Leave it pending until activated by mail.")
+    ] = False,
     storage_mode: Annotated[
         StorageMode | None,
         typer.Option(help="Where the user's files live (default PORTCULLIS_DEFAULT_STORAGE_MODE)."),
     ] = None,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+    password_stdin: PASSWORD_STDIN = False,
 ) -> None:
-    """Create an account (the password is prompted for unless --password-stdin)."""
+    """Create an account; the password is asked for at the terminal unless --password-stdin."""
     password = _read_password(password_stdin)
     account = _run(
         lambda s: s.admin.add_user(
@@ -243,18 +438,30 @@ def user_add(
     typer.echo(f"created {_describe(account)}")
 
 
+ACCOUNT_COLUMNS = ("email", "username", "name", "status", "superuser", "verified", "tags")
+
+
 @users.command("list")
-def user_list() -> None:
-    """List every account: e-mail, username, name, status, access tags."""
-    for account in _run(lambda s: s.admin.list_users()):
-        typer.echo(_describe(account))
+def user_list(as_json: AS_JSON = False) -> None:
+    """List every account: e-mail, username, name, status, superuser, verified, tags."""
+    accounts = _run(lambda s: s.admin.list_users())
+    records = (
+        {
+            "email": a.email,
+            "username": a.username,
+            "name": a.full_name,
+            "status": a.status.value,
+            "superuser": a.superuser,
+            "verified": a.email_verified,
+            "tags": [_permission(p) for p in a.permissions],
+        }
+        for a in accounts
+    )
+    show(ACCOUNT_COLUMNS, records, as_json=as_json)
 
 
 @users.command("set-password")
-def user_set_password(
-    email: str,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
-) -> None:
+def user_set_password(email: EMAIL, password_stdin: PASSWORD_STDIN = False) -> None:
     """Set an account's password; its sessions end."""
     password = _read_password(password_stdin)
     account = _run(lambda s: s.admin.set_password(email, password))
@@ -262,7 +469,7 @@ def user_set_password(
 
 
 @users.command("rename")
-def user_rename(email: str, username: str) -> None:
+def user_rename(email: EMAIL, username: Annotated[str, typer.Argument(metavar="USERNAME")]) -> None:
     """Give an account another username (unique under case folding and NFKC)."""
     _run(lambda s: s.admin.rename(email, username))
     typer.echo(f"{email} is now {username}")
@@ -273,7 +480,9 @@ ACCESS_OPTION = typer.Option("--access", help="The access type.", case_sensitive
 
 @users.command("grant")
 def user_grant(
-    email: str, tag: str, access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ
+    email: EMAIL,
+    tag: Annotated[str, typer.Argument(metavar="TAG")],
+    access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ,
 ) -> None:
     """Grant an access type on a tag (READ tags are the profile's ``allow``)."""
     if _run(lambda s: s.admin.grant(email, tag, access)):
@@ -284,7 +493,9 @@ def user_grant(
 
 @users.command("revoke")
 def user_revoke(
-    email: str, tag: str, access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ
+    email: EMAIL,
+    tag: Annotated[str, typer.Argument(metavar="TAG")],
+    access: Annotated[AccessType, ACCESS_OPTION] = AccessType.READ,
 ) -> None:
     """Take an access type on a tag away."""
     _run(lambda s: s.admin.revoke(email, tag, access))
@@ -292,28 +503,78 @@ def user_revoke(
 
 
 @users.command("deactivate")
-def user_deactivate(email: str) -> None:
+def user_deactivate(email: EMAIL) -> None:
     """Disable an account and end its sessions."""
     account = _run(lambda s: s.admin.deactivate(email))
     typer.echo(f"deactivated {account.email}")
 
 
 @users.command("sessions")
-def user_sessions(email: str) -> None:
-    """List an account's live sessions: id, created, last activity, address, user agent."""
-    for session in _run(lambda s: s.admin.sessions_of(email)):
-        fields = [
-            session.id,
-            session.created_at.isoformat(),
-            session.last_seen_at.isoformat(),
-            session.client_address or "-",
-            session.user_agent or "-",
-        ]
-        typer.echo("\t".join(fields))
+def user_sessions(email: EMAIL, as_json: AS_JSON = False) -> None:
+    """List an account's live sessions: id, created, last activity, address, browser."""
+    records = (
+        {
+            "id": session.id,
+            "created": session.created_at.isoformat(),
+            "last_active": session.last_seen_at.isoformat(),
+            "address": session.client_address,
+            "user_agent": session.user_agent,
+        }
+        for session in _run(lambda s: s.admin.sessions_of(email))
+    )
+    show(("id", "created", "last_active", "address", "user_agent"), records, as_json=as_json)
+
+
+@users.command("reactivate")
+def user_reactivate(email: EMAIL) -> None:
+    """Let a deactivated account sign in again."""
+    account = _run(lambda s: s.admin.reactivate(email))
+    typer.echo(f"reactivated {account.email}")
+
+
+@users.command("promote")
+def user_promote(email: EMAIL) -> None:
+    """Make an account a superuser."""
+    changed = _run(lambda s: s.admin.set_superuser(email, True))
+    typer.echo(f"{email} is a superuser{'' if changed else ' already; nothing changed'}")
+
+
+@users.command("demote")
+def user_demote(email: EMAIL) -> None:
+    """Make a superuser an ordinary account again."""
+    changed = _run(lambda s: s.admin.set_superuser(email, False))
+    typer.echo(f"{email} is no superuser{'' if changed else ' already; nothing changed'}")
+
+
+@users.command("set-email")
+def user_set_email(
+    email: EMAIL,
+    new_email: Annotated[str, typer.Argument(metavar="NEW_EMAIL", help="The address to use.")],
+    verified: Annotated[
+        bool,
+        typer.Option("--verified", help="Take it at once: you vouch for the address."),
+    ] = False,
+) -> None:
+    """Change an account's e-mail: a link goes to the new address, which the account takes
+    once the link is opened (at once with --verified). The old address is told."""
+    if verified:
+        _run(lambda s: s.admin.set_email(email, new_email))
+        typer.echo(f"{email} is now {new_email.strip().lower()}")
+        return
+
+    async def mail_the_link(services: Services) -> bool:
+        account = await services.admin.find(email)
+        target = LinkTarget(DEFAULT_INSTANCE, "activate")
+        return await services.email_changes.request(account, new_email, target)
+
+    if _run(mail_the_link):
+        typer.echo(f"a link went to {new_email}; {email} stays as it is until it is opened")
+    else:
+        typer.echo(f"{email} has that address already; nothing changed")
 
 
 @users.command("logout-all")
-def user_logout_all(email: str) -> None:
+def user_logout_all(email: EMAIL) -> None:
     """End every session of an account ("log out everywhere")."""
     ended = _run(lambda s: s.admin.logout_everywhere(email))
     typer.echo(f"ended {ended} session(s) of {email}")

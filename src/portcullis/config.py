@@ -8,7 +8,7 @@ import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import limits
@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
+    # The longest a personal or service access token may last (and its default).
+    access_token_max_days: int = Field(default=365, gt=0, le=3650)
+    # `portcullis import`: how long a pending user's mailed key, and a script's API token,
+    # go on working here, counted from the import.
+    import_key_lifetime_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    import_token_lifetime_seconds: int = Field(default=30 * 24 * 3600, gt=0)
 
     # Within what argon2 itself takes (checked again below), so a setting it would refuse
     # stops the service at start instead of failing every sign-in.
@@ -121,7 +127,23 @@ class Settings(BaseSettings):
 
     cookie_secure: bool = True
 
-    @field_validator("trusted_proxies", "cors_origins", "captcha_origins", mode="before")
+    # Forward-auth (/auth/verify): the READ tags a path prefix needs, as JSON
+    # ({"/submissions/": ["S-BSST1"]}); the longest matching prefix applies.
+    gateway_rules: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Metrics at /metrics: off unless a token or allowed addresses are set, then only
+    # for a bearer of that token or a client in those networks (IPs or CIDRs).
+    metrics_token: str = ""
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # "json" or "text"; unset, text on a terminal and JSON otherwise.
+    log_format: Literal["", "json", "text"] = ""
+    access_log: bool = True
+    # /openapi.json and /docs: off unless asked for (``portcullis openapi`` prints it).
+    api_docs: bool = False
+
+    @field_validator(
+        "trusted_proxies", "cors_origins", "captcha_origins", "metrics_allow", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -137,10 +159,27 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        limits.parse(value)  # raises ValueError on a malformed limit
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f'"{value}" is not a rate such as 30/minute') from None
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        kind = scheme.split("+", 1)[0].lower()
+        if kind == "postgres":
+            raise ValueError("write postgresql:// (SQLAlchemy no longer reads postgres://)")
+        if kind not in ("sqlite", "postgresql"):
+            said = f"{kind} is not supported" if kind else "not a database URL"
+            raise ValueError(f"{said}; use sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -154,6 +193,14 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("list the allowed origins explicitly; '*' is not accepted")
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("gateway_rules")
+    @classmethod
+    def _path_prefixes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for prefix in value:
+            if not prefix.startswith("/"):
+                raise ValueError(f"a gateway rule names a path prefix starting with /: {prefix!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -223,6 +270,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mail_url(self) -> str:
         return self.mail_url or f"file://{(self.data_dir / 'outbox').resolve()}"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_token or self.metrics_allow)
 
     @property
     def session_cookie_name(self) -> str:

@@ -17,6 +17,7 @@ from portcullis.attempts.redis_store import RedisAttempts
 from portcullis.attempts.remote import RemoteAttempts
 from portcullis.captcha import SiteVerify
 from portcullis.config import Settings
+from portcullis.core.access_tokens import AccessTokens, TokenPolicy
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
@@ -36,14 +37,17 @@ from portcullis.core.passwords import (
 )
 from portcullis.core.ports import Attempts
 from portcullis.core.profiles import Profiles
+from portcullis.core.service_accounts import ServiceAccounts
 from portcullis.core.sessions import SessionPolicy, Sessions
 from portcullis.core.signin import SignIn
 from portcullis.core.tokens import Hasher
 from portcullis.hash_service import HASH_SERVICE_SOCKET, RemoteHashing
 from portcullis.hash_slots import HashSlots
+from portcullis.hashing.legacy import LegacyVerifier
 from portcullis.mail.compose import Composer
 from portcullis.mail.sender import OutboxSender
 from portcullis.mail.transports import transport_for
+from portcullis.observability.meters import Meters, meters_for
 from portcullis.storage.database import DatabaseUrl, create_engine
 from portcullis.storage.hot_path import PostgresHotPath, SqliteHotPath
 from portcullis.storage.mail_queue import SqlMailQueue
@@ -60,12 +64,13 @@ def argon2_of(settings: Settings) -> Argon2Hasher:
     )
 
 
-def local_hashing(settings: Settings) -> LocalHashing:
+def local_hashing(settings: Settings, meters: Meters | None = None) -> LocalHashing:
     """Hashing threads in this process, one per core (or as configured); their hashes
     bounded by slots shared with every process of this data directory."""
     concurrency = settings.effective_hash_concurrency
     gate = HashSlots(settings.data_dir, concurrency).held
-    return LocalHashing(argon2_of(settings), HashThreads(concurrency, gate))
+    threads = HashThreads(concurrency, gate, instruments=meters)
+    return LocalHashing(argon2_of(settings), threads, LegacyVerifier())
 
 
 def lockout_policy(settings: Settings) -> LockoutPolicy:
@@ -78,13 +83,16 @@ def lockout_policy(settings: Settings) -> LockoutPolicy:
 
 
 def attempts_of(
-    settings: Settings, limits_store: LimitsStore, serve_process: RemoteHashing | None
+    settings: Settings,
+    limits_store: LimitsStore,
+    serve_process: RemoteHashing | None,
+    meters: Meters,
 ) -> Attempts:
     """Where the lockout counts: Redis when configured (every instance and worker shares
     it), else the memory of serve's process for its workers, else this process's."""
     redis = limits_store.redis()
     if redis is not None:
-        return RedisAttempts(redis, limits_store.key_prefix, lockout_policy(settings))
+        return RedisAttempts(redis, limits_store.key_prefix, lockout_policy(settings), meters)
     if serve_process is not None:
         return RemoteAttempts(serve_process)
     return MemoryAttempts(lockout_policy(settings))
@@ -109,6 +117,8 @@ class Services:
     email_changes: EmailChanges
     deletion: AccountDeletion
     sessions: Sessions
+    tokens: AccessTokens
+    service_accounts: ServiceAccounts
     admin: Administration
     login: SignIn
     impersonation: Impersonation
@@ -117,6 +127,7 @@ class Services:
     audit: AuditTrail
     limiter: LimitsRateLimiter
     limits_store: LimitsStore
+    meters: Meters
 
     async def readiness(self) -> dict[str, str]:
         """Each backing service and whether it answers: "ok", or why not."""
@@ -153,6 +164,7 @@ class Services:
 
 def build_services(settings: Settings, clock: SystemClock | None = None) -> Services:
     clock = clock or SystemClock()
+    meters = meters_for(settings.metrics_enabled)
     database = DatabaseUrl.parse(settings.resolved_database_url)
     engine = create_engine(database)
 
@@ -170,12 +182,12 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     secret_hasher = Hasher(server_secret)
     service_socket = os.environ.get(HASH_SERVICE_SOCKET)
     serve_process = RemoteHashing(service_socket) if service_socket else None
-    hasher = PasswordHasher(argon2_of(settings), serve_process or local_hashing(settings))
+    hasher = PasswordHasher(argon2_of(settings), serve_process or local_hashing(settings, meters))
     password_policy = PasswordPolicy.default(settings.password_min_length)
     audit = AuditTrail(unit_of_work, clock)
     limits_store = LimitsStore(settings)
-    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings))
-    lockout = Lockout(attempts_of(settings, limits_store, serve_process), secret_hasher)
+    limiter = LimitsRateLimiter(limits_store.storage, rules_of(settings), meters)
+    lockout = Lockout(attempts_of(settings, limits_store, serve_process, meters), secret_hasher)
     keys = Keys(
         secret_hasher,
         clock,
@@ -211,6 +223,14 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         hot_path,
         lockout,
     )
+    tokens = AccessTokens(
+        unit_of_work,
+        hot_path,
+        secret_hasher,
+        clock,
+        TokenPolicy(max_lifetime=timedelta(days=settings.access_token_max_days)),
+        audit,
+    )
     sessions = Sessions(
         unit_of_work,
         hot_path,
@@ -221,6 +241,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             idle=timedelta(seconds=settings.session_idle_seconds),
         ),
         audit,
+        tokens,
+        meters,
     )
     sender = OutboxSender(
         SqlMailQueue(engine, sealer),
@@ -229,6 +251,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         clock,
         poll_seconds=settings.mail_poll_seconds,
         max_backoff_seconds=settings.mail_retry_max_seconds,
+        meters=meters,
     )
     return Services(
         settings=settings,
@@ -243,6 +266,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         email_changes=EmailChanges(unit_of_work, keys, links, clock, audit, limiter),
         deletion=AccountDeletion(unit_of_work, accounts, clock, audit),
         sessions=sessions,
+        tokens=tokens,
+        service_accounts=ServiceAccounts(unit_of_work, clock, audit),
         admin=Administration(
             unit_of_work,
             hasher,
@@ -252,11 +277,12 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
             audit,
             default_storage_mode=settings.default_storage_mode,
         ),
-        login=SignIn(accounts, sessions, lockout, audit),
+        login=SignIn(accounts, sessions, lockout, audit, meters),
         impersonation=Impersonation(sessions, accounts, audit, enabled=settings.impersonation),
         folders=Folders(settings.ftp_root),
         mail_sender=sender,
         audit=audit,
         limiter=limiter,
         limits_store=limits_store,
+        meters=meters,
     )

@@ -24,6 +24,7 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 
 from portcullis.config import Settings
 from portcullis.core.errors import TooManyAttempts, Unavailable
+from portcullis.observability.meters import Meters
 
 log = logging.getLogger("portcullis.throttling")
 T = TypeVar("T")
@@ -82,11 +83,12 @@ class LimitsStore:
             await self._pool.aclose()
 
 
-async def guarded(call: Callable[[], Awaitable[T]]) -> T:
+async def guarded(call: Callable[[], Awaitable[T]], meters: Meters) -> T:
     try:
         return await call()
     except (StorageError, RedisError, ConnectionError, TimeoutError, OSError) as error:
         log.warning("the limits store is unreachable: %s", error)
+        meters.backing_error("redis")
         raise Unavailable() from None
 
 
@@ -104,13 +106,19 @@ def rules_of(settings: Settings) -> dict[str, RateLimitItem]:
 class LimitsRateLimiter:
     """The core's RateLimiter port: a sliding-window counter per rule and identifiers."""
 
-    def __init__(self, storage: Storage, rules: Mapping[str, RateLimitItem]):
+    def __init__(
+        self, storage: Storage, rules: Mapping[str, RateLimitItem], meters: Meters | None = None
+    ):
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._rules = rules
+        self._meters = meters or Meters()
 
     async def hit(self, rule: str, *identifiers: str) -> None:
         item = self._rules[rule]
-        if await guarded(lambda: self._limiter.hit(item, rule, *identifiers)):
+        if await guarded(lambda: self._limiter.hit(item, rule, *identifiers), self._meters):
             return
-        stats = await guarded(lambda: self._limiter.get_window_stats(item, rule, *identifiers))
+        self._meters.rate_limited(rule)
+        stats = await guarded(
+            lambda: self._limiter.get_window_stats(item, rule, *identifiers), self._meters
+        )
         raise TooManyAttempts(math.ceil(stats.reset_time - time.time()))

@@ -537,3 +537,20 @@ def test_keyboard_only_register_sign_in_and_reset(person: Person) -> None:
     keys.tab_to("Set the new password")
     keys.enter()
     assert person.heading == "Sign in" and "Your new password is set" in person.text
+
+
+def test_the_api_docs_render_under_the_pages_policy(
+    browser: WebDriver, make_site: SiteFactory
+) -> None:
+    site = make_site(api_docs=True)
+    browser.get(f"{site.url}/docs")
+    operations = browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    assert len(operations) > 40  # Swagger UI drew every operation of both dialects
+    shown = {element.get_attribute("data-path") for element in operations}
+    assert {"/auth/login", "/api/login"} <= shown
+    refused = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []

@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from portcullis.core.lockout import DAY_SECONDS, MAX_DOUBLINGS, LockoutPolicy
 from portcullis.core.models import Admission
+from portcullis.observability.meters import Meters
 from portcullis.throttling import guarded
 
 # KEYS: the hold, the day's failures, the streak. Returns {refused for, hold started}.
@@ -50,7 +51,10 @@ return 0
 class RedisAttempts:
     """The Attempts port in Redis: each step one EVALSHA, so one round trip."""
 
-    def __init__(self, client: Redis, key_prefix: str, policy: LockoutPolicy):
+    def __init__(
+        self, client: Redis, key_prefix: str, policy: LockoutPolicy, meters: Meters | None = None
+    ):
+        self._meters = meters or Meters()
         self._admit = client.register_script(ADMIT)
         self._succeeded = client.register_script(SUCCEEDED)
         self._prefix = key_prefix
@@ -68,9 +72,11 @@ class RedisAttempts:
 
     async def admit(self, subject: str) -> Admission:
         keys = self._keys(subject)
-        refused, hold = await guarded(lambda: self._admit(keys=keys, args=self._policy_args))
+        refused, hold = await guarded(
+            lambda: self._admit(keys=keys, args=self._policy_args), self._meters
+        )
         return Admission(retry_after=int(refused), hold=int(hold))
 
     async def succeeded(self, subject: str) -> None:
         keys = self._keys(subject)
-        await guarded(lambda: self._succeeded(keys=keys))
+        await guarded(lambda: self._succeeded(keys=keys), self._meters)

@@ -185,9 +185,13 @@ class Accounts:
             raise InvalidCredentials("bad_password")
         if not account.active:
             raise InvalidCredentials("inactive")
-        if verdict.new_hash:
+        if verdict.new_hash and account.password_hash:
+            # Only over the hash just checked: a password set meanwhile (a reset, say)
+            # must not be replaced by the one this login typed.
             async with self._uow() as uow:
-                await uow.accounts.set_password_hash(account.id, verdict.new_hash)
+                await uow.accounts.replace_password_hash(
+                    account.id, account.password_hash, verdict.new_hash
+                )
         return account
 
     # --- registering and activating ---------------------------------------------
@@ -331,6 +335,8 @@ class Accounts:
             used = await self._keys.consume(uow, key, *ADDRESS_KEYS)
             account = await uow.accounts.by_id(used.account_id) if used else None
             if used and account and used.purpose is KeyPurpose.EMAIL_CHANGE and used.new_email:
+                if account.status is AccountStatus.DISABLED:
+                    raise InvalidKey()
                 await take_new_address(
                     uow, account, used.new_email, self._clock, self._audit, client
                 )

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from portcullis.core.accounts import store_new_password
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import DuplicateAccount, InvalidInput, NotAllowed, NotFound
+from portcullis.core.email_change import take_new_address
+from portcullis.core.errors import (
+    AddressTaken,
+    DuplicateAccount,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
 from portcullis.core.models import (
     AccessType,
     Account,
@@ -176,6 +183,9 @@ class Administration:
         async with self._uow() as uow:
             await uow.accounts.set_status(account.id, AccountStatus.DISABLED)
             await uow.sessions.remove_all(account.id)
+            # Revoked, not merely refused: a later reactivation starts with no old
+            # credentials alive (docs/gateway.md says why).
+            await uow.tokens.remove_all(account.id)
             await self._record(uow, account, "deactivate", actor)
         return account
 
@@ -279,3 +289,46 @@ class Administration:
             action = f"{'grant' if add else 'revoke'} {permission.access.value} {tag}"
             await self._record(uow, account, action, actor)
         return True
+
+    # --- what a deactivation, a promotion or an address change undoes or does --------
+
+    async def reactivate(self, email: str, actor: Account | None = None) -> Account:
+        """Let a disabled (or pending) account sign in again. Raises NotFound."""
+        account = await self.find(email)
+        async with self._uow() as uow:
+            await uow.accounts.set_status(account.id, AccountStatus.ACTIVE)
+            await self._record(uow, account, "reactivate", actor)
+        return account
+
+    async def set_superuser(
+        self, email: str, superuser: bool, actor: Account | None = None
+    ) -> bool:
+        """Make or unmake a superuser; False if it was so already. Raises NotFound."""
+        account = await self.find(email)
+        if account.superuser is superuser:
+            return False
+        async with self._uow() as uow:
+            await uow.accounts.set_superuser(account.id, superuser)
+            await self._record(uow, account, "promote" if superuser else "demote", actor)
+        return True
+
+    async def set_email(self, email: str, new_email: str, actor: Account | None = None) -> Account:
+        """Move the account to ``new_email`` at once, as verified: the operator vouches
+        for it. The old address is told, and its reset keys stop working (email_change).
+        Raises NotFound, InvalidInput (a bad or taken address)."""
+        account = await self.find(email)
+        new_email = normalise_email(new_email)
+        problems = email_problems(new_email)
+        if problems:
+            raise InvalidInput(problems)
+        if new_email == account.email:
+            return account
+        try:
+            async with self._uow() as uow:
+                moved = await take_new_address(
+                    uow, account, new_email, self._clock, self._audit, None
+                )
+                await self._record(uow, account, "set_email", actor)
+        except AddressTaken:
+            raise InvalidInput(["The email is already taken"]) from None
+        return moved

@@ -12,11 +12,10 @@ account's.
 from __future__ import annotations
 
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import AddressTaken, DuplicateAccount, InvalidInput, InvalidKey
+from portcullis.core.errors import AddressTaken, DuplicateAccount, InvalidInput
 from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
 from portcullis.core.models import (
     Account,
-    AccountStatus,
     AuditKind,
     Client,
     KeyPurpose,
@@ -89,11 +88,8 @@ async def take_new_address(
 ) -> Account:
     """Move ``account`` to the ``new_email`` a key just proved, in the key's transaction.
 
-    Raises InvalidKey for a disabled account, AddressTaken when another account took the
-    address since the key was mailed.
+    Raises AddressTaken when another account took the address since the key was mailed.
     """
-    if account.status is AccountStatus.DISABLED:
-        raise InvalidKey()
     try:
         await uow.accounts.set_email(account.id, new_email)
     except DuplicateAccount:

@@ -26,7 +26,9 @@ class Folders:
 
     def of(self, account: Account) -> UserFolder:
         secret = account.secret
-        relative = f"{secret[:2]}/{secret[2:]}-a{account.id}"
+        # An imported account keeps the id its folder on disk was named with.
+        folder_id = account.id if account.folder_id is None else account.folder_id
+        relative = f"{secret[:2]}/{secret[2:]}-a{folder_id}"
         path = relative
         if account.storage_mode is StorageMode.FTP and self._ftp_root:
             path = f"{self._ftp_root}/{relative}"

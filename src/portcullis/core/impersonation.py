@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from portcullis.core.accounts import Accounts
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import InvalidCredentials, InvalidToken
+from portcullis.core.errors import InvalidCredentials, InvalidToken, NotAllowed
 from portcullis.core.models import Account, AuditKind, Client, IssuedSession
-from portcullis.core.sessions import Sessions
+from portcullis.core.sessions import Sessions, Use
 from portcullis.core.signin import refuse_long_login
 
 MAX_LIFETIME = timedelta(hours=1)
@@ -77,8 +77,9 @@ class Impersonation:
         if not self._enabled:
             return None
         try:
-            _, caller = await self._sessions.resolve(token)
-        except InvalidToken:
+            # Only a superuser's own session, never an access token, opens another's.
+            _, caller = await self._sessions.resolve(token, Use.ACCOUNT)
+        except (InvalidToken, NotAllowed):
             return None
         return caller if caller.superuser else None
 
@@ -88,6 +89,8 @@ def _refusal(account: Account | None) -> str | None:
         return "unknown_account"
     if account.superuser:
         return "superuser"
+    if account.service:
+        return "service"  # it has no sessions, only access tokens
     if not account.active:
         return "inactive"
     return None

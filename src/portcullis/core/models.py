@@ -83,6 +83,11 @@ class Account:
     # Each adapter's own fields, under the adapter's name ("trackhub": {...}). The core
     # keeps them opaque, so a dialect adds fields without the core learning of them.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    # A service account: no password, no pages, only access tokens.
+    service: bool = False
+    # The id the account's folder path was built with by the service it was imported
+    # from (BioStudies); None: its own id.
+    folder_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -117,6 +122,22 @@ class NewAccount:
     storage_mode: StorageMode
     email_verified: bool = False
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
+    service: bool = False
+
+
+class TokenKind(StrEnum):
+    """What stands behind a token: a sign-in, a person's access token, a service's."""
+
+    SESSION = "session"
+    PERSONAL = "personal"
+    SERVICE = "service"
+
+
+class TokenScope(StrEnum):
+    """What an access token may do. A session may do everything its account may."""
+
+    READ = "read"  # the profile, forward-auth and introspection only
+    FULL = "full"  # all but changing the password and managing tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +152,13 @@ class Session:
     # The e-mail of the superuser who opened this session on the owner's behalf ("log in
     # as"); None for a session its owner opened.
     opened_by: str | None = None
+    # An access token is resolved as a session of its own kind and scope: its ``id`` is
+    # the token's public id.
+    kind: TokenKind = TokenKind.SESSION
+    scope: TokenScope = TokenScope.FULL
+    # A token another service issued, brought by an import: scripts use it now and then,
+    # so only its lifetime ends it, not the idle limit.
+    api_token: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +168,28 @@ class IssuedSession:
     token: str
     session: Session
     account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A personal or service access token, as stored: never the token itself."""
+
+    id: str  # public handle, safe to show
+    account_id: int
+    kind: TokenKind
+    name: str
+    scope: TokenScope
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    """A new access token: the token exists only here, shown once, never stored."""
+
+    token: str
+    access_token: AccessToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +266,13 @@ class AuditKind(StrEnum):
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
     ACCOUNT_DELETED = "account_deleted"  # detail: by_owner (the pages), or who else
+    IMPORTED = "imported"  # detail: where from ("biostudies:3"); by `portcullis import`
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
+    # An access token's life; detail: "<id> <name>" (made), "<id>" (first used, revoked).
+    TOKEN_CREATED = "token_created"  # noqa: S105 (an event name)
+    TOKEN_FIRST_USED = "token_first_used"  # noqa: S105
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105
+    SERVICE_ADDED = "service_added"  # a service account made; actor_id: the superuser
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -20,7 +21,13 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portcullis.core.ports import Instruments, Unobserved
+
 MAX_PASSWORD_LENGTH = 1024
+
+# A hash another service made, brought by an import: ``legacy-<scheme>$<as found>``. It is
+# verified by a LegacyVerifier once, then replaced by argon2id.
+LEGACY_PREFIX = "legacy-"
 
 T = TypeVar("T")
 
@@ -51,11 +58,13 @@ HASHING_NICENESS = 5
 
 # The operating system's name of every hashing thread (at most 15 bytes on Linux).
 HASHING_THREAD_NAME = "argon2-hash"
+# The threads' Python names: argon2_0, argon2_1, ...
+HASHING_THREAD_PREFIX = "argon2_"
 
 # A queued hash: what to run, what to call with its result or error (on the hashing
 # thread), and whether it is still wanted when its turn comes.
 Settle = Callable[[Any, BaseException | None], None]
-_Job = tuple[Callable[[], Any], Settle, Callable[[], bool]]
+_Job = tuple[Callable[[], Any], Settle, Callable[[], bool], float]
 
 
 def _always() -> bool:
@@ -73,13 +82,20 @@ class HashThreads:
     whichever thread gets through first.
     """
 
-    def __init__(self, threads: int, gate: Gate = nullcontext, run_length: int = RUN_LENGTH):
+    def __init__(
+        self,
+        threads: int,
+        gate: Gate = nullcontext,
+        run_length: int = RUN_LENGTH,
+        instruments: Instruments | None = None,
+    ):
         self._gate = gate
+        self._instruments = instruments or Unobserved()
         self._run_length = run_length
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._unclaimed = threading.Semaphore(0)
         self._threads = [
-            threading.Thread(target=self._serve, name=f"argon2_{n}", daemon=True)
+            threading.Thread(target=self._serve, name=f"{HASHING_THREAD_PREFIX}{n}", daemon=True)
             for n in range(threads)
         ]
         for thread in self._threads:
@@ -101,7 +117,7 @@ class HashThreads:
     ) -> None:
         """Queue ``call``; a hashing thread runs it and passes ``settle`` its result or
         error (the gate's too). Dropped unsettled if ``wanted()`` is false by its turn."""
-        self._jobs.put((call, settle, wanted))
+        self._jobs.put((call, settle, wanted, time.perf_counter()))
         self._unclaimed.release()
 
     def close(self) -> None:
@@ -142,16 +158,21 @@ class HashThreads:
                         return
                     job[1](None, error)
 
-    @staticmethod
-    def _run(call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool]) -> None:
+    def _run(
+        self, call: Callable[[], Any], settle: Settle, wanted: Callable[[], bool], queued: float
+    ) -> None:
         if not wanted():
             return
+        started = time.perf_counter()
         try:
             result = call()
         except Exception as error:
             settle(None, error)
         else:
             settle(result, None)
+        finally:
+            # The wait includes the gate: slots held by another process are queueing too.
+            self._instruments.hashed(started - queued, time.perf_counter() - started)
 
 
 def _settle_from_thread(
@@ -190,16 +211,36 @@ class Hashing(Protocol):
     def close(self) -> None: ...
 
 
+class LegacyVerifier(Protocol):
+    def verify(self, stored_hash: str, password: str) -> bool:
+        """Whether ``password`` made ``stored_hash`` (a LEGACY_PREFIX hash), in constant
+        time; False for a scheme it does not know. Runs on a hashing thread."""
+        ...
+
+
+def is_legacy(stored_hash: str) -> bool:
+    return stored_hash.startswith(LEGACY_PREFIX)
+
+
+def is_usable(stored_hash: str | None) -> bool:
+    """Whether a password can match: not NULL, not empty, not Django's unusable ``!...``."""
+    return bool(stored_hash) and not (stored_hash or "").startswith("!")
+
+
 class LocalHashing:
     """argon2id on this process's hashing threads, with a bounded number in flight.
 
     Hashing holds a core for tens of milliseconds and releases the GIL, so it runs
     on a few threads: token checks on the event loop never wait behind it, and a
-    login storm queues here instead of starving the process.
+    login storm queues here instead of starving the process. Legacy hashes go to
+    ``legacy`` on the same threads; without one they never match.
     """
 
-    def __init__(self, argon2: Argon2Hasher, threads: HashThreads):
+    def __init__(
+        self, argon2: Argon2Hasher, threads: HashThreads, legacy: LegacyVerifier | None = None
+    ):
         self._argon2 = argon2
+        self._legacy = legacy
         self.threads = threads
 
     async def hash(self, password: str) -> str:
@@ -219,6 +260,8 @@ class LocalHashing:
         return self._argon2.hash(password)
 
     def verify_now(self, stored_hash: str, password: str) -> bool:
+        if is_legacy(stored_hash):
+            return self._legacy is not None and self._legacy.verify(stored_hash, password)
         try:
             return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -241,9 +284,11 @@ class PasswordHasher:
 
         Raises Unavailable when the server's hash service cannot be reached.
         """
-        if stored_hash is None:
-            await self._hashing.verify(await self._decoy_hash(), normalise(password))
+        if stored_hash is None or not is_usable(stored_hash):
+            await self._spend_decoy(password)
             return Verdict(ok=False)
+        if is_legacy(stored_hash):
+            return await self._verify_legacy(stored_hash, password)
         ok = await self._hashing.verify(stored_hash, normalise(password))
         if ok and self._argon2.check_needs_rehash(stored_hash):
             return Verdict(ok=True, new_hash=await self.hash(password))
@@ -255,6 +300,18 @@ class PasswordHasher:
 
     def close(self) -> None:
         self._hashing.close()
+
+    async def _verify_legacy(self, stored_hash: str, password: str) -> Verdict:
+        """Checked as typed (the old service did not normalise), and either way followed by
+        one argon2id run: the new hash when right, the decoy when wrong, so a guess at an
+        imported account costs what one at any other account does."""
+        if await self._hashing.verify(stored_hash, password):
+            return Verdict(ok=True, new_hash=await self.hash(password))
+        await self._spend_decoy(password)
+        return Verdict(ok=False)
+
+    async def _spend_decoy(self, password: str) -> None:
+        await self._hashing.verify(await self._decoy_hash(), normalise(password))
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol
 
 from portcullis.core.models import (
+    AccessToken,
     Account,
     AccountStatus,
     Admission,
@@ -43,6 +44,10 @@ class AccountStore(Protocol):
         ...
 
     async def set_password_hash(self, account_id: int, password_hash: str) -> None: ...
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        """Set ``new`` only if the stored hash is still ``old``; whether it was."""
+        ...
+
     async def set_status(self, account_id: int, status: AccountStatus) -> None: ...
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises ``DuplicateAccount`` if another account's username folds to the same."""
@@ -51,6 +56,7 @@ class AccountStore(Protocol):
     async def set_orcid(self, account_id: int, orcid: str | None) -> None: ...
     async def set_permissions(self, account_id: int, permissions: Sequence[Permission]) -> None: ...
     async def set_email_verified(self, account_id: int, verified: bool) -> None: ...
+    async def set_superuser(self, account_id: int, superuser: bool) -> None: ...
     async def set_email(self, account_id: int, email: str) -> None:
         """Raises DuplicateAccount("email") if another account has ``email``."""
         ...
@@ -78,6 +84,16 @@ class SessionStore(Protocol):
     async def purge_expired(self, now: datetime, idle_since: datetime) -> int: ...
 
 
+class TokenStore(Protocol):
+    """Access tokens by their keyed hash; ``id`` is each token's public handle."""
+
+    async def add(self, token: AccessToken, token_hash: bytes) -> None: ...
+    async def list(self, account_id: int) -> Sequence[AccessToken]: ...
+    async def remove(self, account_id: int, token_id: str) -> bool: ...
+    async def remove_all(self, account_id: int) -> int: ...
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
 class SessionHotPath(Protocol):
     """The token check's one read (and its activity write), signing in's one write.
 
@@ -93,6 +109,14 @@ class SessionHotPath(Protocol):
 
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
         """Record activity on the session and its account, in one transaction."""
+        ...
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        """The access token of that hash and its account, on the same lean read."""
+        ...
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        """Record the token's use (and ``event``, its first use, in the same transaction)."""
         ...
 
 
@@ -167,6 +191,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def audit(self) -> AuditStore: ...
+    @property
+    def tokens(self) -> TokenStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -210,3 +236,39 @@ class RateLimiter(Protocol):
         Raises TooManyAttempts when the budget is spent, Unavailable when the store is down.
         """
         ...
+
+
+class Instruments(Protocol):
+    """What the core tells whoever watches it; counting and logging are the adapter's.
+
+    Each call is made once per event, on the event loop except ``hashed`` (a hashing
+    thread), and must not raise or block.
+    """
+
+    def signed_in(self, outcome: str) -> None:
+        """A password sign-in ended: ok, bad_password, unknown, held_back or inactive."""
+
+    def lockout_started(self, seconds: int) -> None:
+        """A failed sign-in started a hold of ``seconds`` on its account or name."""
+
+    def token_checked(self, outcome: str) -> None:
+        """A session token was resolved: ok, missing, unknown, expired or inactive."""
+
+    def hashed(self, waited: float, took: float) -> None:
+        """A password hash ran ``took`` seconds after waiting ``waited`` for a thread."""
+
+
+class Unobserved:
+    """Instruments that note nothing: the default wherever nobody watches."""
+
+    def signed_in(self, outcome: str) -> None:
+        pass
+
+    def lockout_started(self, seconds: int) -> None:
+        pass
+
+    def token_checked(self, outcome: str) -> None:
+        pass
+
+    def hashed(self, waited: float, took: float) -> None:
+        pass

@@ -5,11 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from enum import Enum
 
+from portcullis.core.access_tokens import AccessTokens, is_access_token
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import InvalidToken, NotFound
-from portcullis.core.models import Account, AuditKind, Client, IssuedSession, Session
-from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
+from portcullis.core.errors import InvalidToken, NotAllowed, NotFound
+from portcullis.core.models import (
+    Account,
+    AuditKind,
+    Client,
+    IssuedSession,
+    Session,
+    TokenKind,
+    TokenScope,
+)
+from portcullis.core.ports import (
+    Clock,
+    Instruments,
+    SessionHotPath,
+    UnitOfWorkFactory,
+    Unobserved,
+)
 from portcullis.core.tokens import Hasher, new_session_id, new_token
 
 # Activity is written at most this often per session: a token check is a read. The write
@@ -18,6 +34,25 @@ from portcullis.core.tokens import Hasher, new_session_id, new_token
 TOUCH_INTERVAL = timedelta(seconds=60)
 TOUCH_SHARE_OF_IDLE = 10
 MAX_TOKEN_LENGTH = 256
+
+
+NOT_WITH_THIS_TOKEN = "This token's scope does not allow this; sign in, or use a full token."  # noqa: S105
+SESSION_ONLY = "Only a signed-in session may do this, not an access token."
+NO_SESSIONS_FOR_SERVICES = "A service account has no sessions, only access tokens."
+
+
+class Use(Enum):
+    """What a caller wants to do with a token, from least to most."""
+
+    READ = "read"  # the profile, forward-auth, introspection: any live token
+    ACT = "act"  # what the account may do: a session or a token of full scope
+    ACCOUNT = "account"  # the password, the tokens themselves, the pages: a session only
+
+
+def permits(session: Session, use: Use) -> bool:
+    if use is Use.READ or session.kind is TokenKind.SESSION:
+        return True
+    return use is Use.ACT and session.scope is TokenScope.FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +70,13 @@ class Sessions:
         clock: Clock,
         policy: SessionPolicy,
         audit: AuditTrail,
+        tokens: AccessTokens | None = None,
+        instruments: Instruments | None = None,
     ):
+        self._tokens = tokens
         self._uow = uow
         self._hot_path = hot_path
+        self._instruments = instruments or Unobserved()
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
@@ -56,8 +95,11 @@ class Sessions:
 
         With ``opened_by``, a superuser opens it on the account's behalf ("log in as"): the
         session says so, and the audit records an impersonation by that superuser instead
-        of a sign-in. ``lasting_at_most`` shortens the configured lifetime.
+        of a sign-in. ``lasting_at_most`` shortens the configured lifetime. Raises
+        NotAllowed for a service account, which has access tokens only.
         """
+        if account.service:
+            raise NotAllowed(NO_SESSIONS_FOR_SERVICES)
         now = self._clock.now()
         token = new_token()
         lifetime = min(self._policy.lifetime, lasting_at_most or self._policy.lifetime)
@@ -83,25 +125,40 @@ class Sessions:
             token=token, session=session, account=replace(account, last_activity_at=now)
         )
 
-    async def resolve(self, token: str | None) -> tuple[Session, Account]:
-        """The live session and active account behind ``token``.
+    async def resolve(self, token: str | None, use: Use = Use.ACT) -> tuple[Session, Account]:
+        """The live session and active account behind ``token``, a session's or an access
+        token's (as a session of its kind and scope).
 
         Raises InvalidToken for a missing, unknown, expired or revoked token, or one
-        whose account is no longer active.
+        whose account is no longer active; NotAllowed when the token may not be put to
+        ``use``.
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
+            self._instruments.token_checked("missing" if not token else "unknown")
             raise InvalidToken()
+        if self._tokens is not None and is_access_token(token):
+            session, account = await self._tokens.resolve(token)
+        else:
+            session, account = await self._resolve_session(token)
+        if not permits(session, use):
+            raise NotAllowed(SESSION_ONLY if use is Use.ACCOUNT else NOT_WITH_THIS_TOKEN)
+        return session, account
+
+    async def _resolve_session(self, token: str) -> tuple[Session, Account]:
         found = await self._hot_path.find(self._hasher.token_hash(token))
         if found is None:
+            self._instruments.token_checked("unknown")
             raise InvalidToken()
         session, account = found
         now = self._clock.now()
-        if (
-            now >= session.expires_at
-            or now - session.last_seen_at >= self._policy.idle
-            or not account.active
-        ):
+        idle = not session.api_token and now - session.last_seen_at >= self._policy.idle
+        if now >= session.expires_at or idle:
+            self._instruments.token_checked("expired")
             raise InvalidToken()
+        if not account.active:
+            self._instruments.token_checked("inactive")
+            raise InvalidToken()
+        self._instruments.token_checked("ok")
         if now - session.last_seen_at >= self._touch_interval:
             await self._hot_path.touch(session.id, account.id, now)
         return session, account

@@ -7,6 +7,7 @@ from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidCredentials, InvalidInput, TooManyAttempts
 from portcullis.core.lockout import Lockout
 from portcullis.core.models import AuditKind, Client, IssuedSession
+from portcullis.core.ports import Instruments, Unobserved
 from portcullis.core.sessions import Sessions
 from portcullis.core.validation import MAX_LOGIN_LENGTH
 
@@ -23,12 +24,24 @@ def refuse_long_login(login: str) -> None:
         raise InvalidInput([LONG_LOGIN])
 
 
+# The reasons InvalidCredentials gives, as the instruments name them.
+OUTCOME_OF_REASON = {"unknown_account": "unknown"}
+
+
 class SignIn:
-    def __init__(self, accounts: Accounts, sessions: Sessions, lockout: Lockout, audit: AuditTrail):
+    def __init__(
+        self,
+        accounts: Accounts,
+        sessions: Sessions,
+        lockout: Lockout,
+        audit: AuditTrail,
+        instruments: Instruments | None = None,
+    ):
         self._accounts = accounts
         self._sessions = sessions
         self._lockout = lockout
         self._audit = audit
+        self._instruments = instruments or Unobserved()
 
     async def __call__(self, login: str, password: str, client: Client) -> IssuedSession:
         """A new session for the account.
@@ -52,14 +65,17 @@ class SignIn:
             # counts and no argon2 run, and concurrent guesses cannot outrun the count.
             hold = await self._lockout.admit(subject)
         except TooManyAttempts:
+            self._instruments.signed_in("held_back")
             await self._failed(named, account_id, client, "locked")
             raise
         try:
             account = await self._accounts.check_password(account, password)
         except InvalidCredentials as wrong:
             # Already counted: the admission was the failure's write.
+            self._instruments.signed_in(OUTCOME_OF_REASON.get(wrong.reason, wrong.reason))
             await self._failed(named, account_id, client, wrong.reason)
             if hold:
+                self._instruments.lockout_started(hold)
                 event = self._audit.event(
                     AuditKind.LOCKOUT_STARTED,
                     client,
@@ -70,6 +86,7 @@ class SignIn:
                 await self._audit.record(event)
             raise
         await self._lockout.succeeded(subject)
+        self._instruments.signed_in("ok")
         return await self._sessions.open(account, client)
 
     async def _failed(

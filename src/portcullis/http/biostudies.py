@@ -13,8 +13,10 @@ from starlette.routing import BaseRoute, Route
 from portcullis.core.accounts import MISSING_LINK_TARGET
 from portcullis.core.errors import InvalidInput, PortcullisError, TooManyAttempts
 from portcullis.core.models import Account, IssuedSession, LinkTarget, Registration, StorageMode
+from portcullis.core.sessions import Use
 from portcullis.core.validation import email_problems, normalise_email
 from portcullis.http.biostudies_admin import BioStudiesAdminApi
+from portcullis.http.biostudies_tokens import BioStudiesTokensApi
 from portcullis.http.biostudies_views import (
     password_changed,
     profile,
@@ -22,6 +24,7 @@ from portcullis.http.biostudies_views import (
     user_record,
 )
 from portcullis.http.common import (
+    authorization_token,
     client_of,
     empty_response,
     json_response,
@@ -29,7 +32,7 @@ from portcullis.http.common import (
     read_fields,
     status_of,
 )
-from portcullis.http.cross_site import SessionCookie, TrustedOrigins
+from portcullis.http.cross_site import SessionCookie, session_cookie_of
 from portcullis.http.forms import read_form
 from portcullis.services import Services
 
@@ -53,12 +56,15 @@ def error_response(error: PortcullisError) -> Response:
 
 
 def token_of(request: Request, cookie: SessionCookie) -> str | None:
-    """X-Session-Token, else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter.
+    """X-Session-Token, else ``Authorization: Bearer|Token`` (what pipelines holding an
+    access token send), else the BIOSTDSESS-<env> cookie, else the BIOSTDSESS parameter.
 
     Raises NotAllowed when the cookie would authenticate a cross-site state change.
     """
+    sent = authorization_token(request)
     return (
         request.headers.get("x-session-token")
+        or (sent[1] if sent else None)
         or cookie.token(request)
         or request.query_params.get("BIOSTDSESS")
     )
@@ -173,8 +179,9 @@ class BioStudiesApi:
     def __init__(self, services: Services):
         self._services = services
         settings = services.settings
-        origins = TrustedOrigins(settings.public_url, settings.cors_origins)
-        self._cookie = SessionCookie(settings.session_cookie_name, origins)
+        self._cookie = session_cookie_of(
+            settings.public_url, settings.cors_origins, settings.session_cookie_name
+        )
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
@@ -198,6 +205,7 @@ class BioStudiesApi:
             Route("/auth/sessions/{id}", self.end_session, methods=["DELETE"]),
             Route("/auth/logout/all", self.logout_everywhere, methods=post),
             *BioStudiesAdminApi(self._services, self._caller).routes(),
+            *BioStudiesTokensApi(self._services, self._caller).routes(),
         ]
 
     async def _body(self, request: Request, model: type[Body]) -> Body:
@@ -212,7 +220,7 @@ class BioStudiesApi:
     async def profile(self, request: Request) -> Response:
         # The hot path: one keyed hash, one indexed read, one orjson dump.
         token = await self._token(request)
-        _, account = await self._services.sessions.resolve(token)
+        _, account = await self._services.sessions.resolve(token, Use.READ)
         assert token is not None
         return self._profile(account, token)
 
@@ -321,6 +329,6 @@ class BioStudiesApi:
         ended = await self._services.sessions.close_all(account, client_of(request))
         return json_response({"ended": ended})
 
-    async def _caller(self, request: Request) -> Account:
-        _, caller = await self._services.sessions.resolve(await self._token(request))
+    async def _caller(self, request: Request, use: Use = Use.ACT) -> Account:
+        _, caller = await self._services.sessions.resolve(await self._token(request), use)
         return caller

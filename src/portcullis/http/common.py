@@ -62,6 +62,17 @@ def refuse_null_characters(fields: object) -> None:
             waiting.extend(value)
 
 
+TOKEN_SCHEMES = ("token", "bearer")
+
+
+def authorization_token(request: Request) -> tuple[str, str] | None:
+    """The scheme (lower-cased) and token of ``Authorization: Token|Bearer <t>``, if sent."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() in TOKEN_SCHEMES and value.strip():
+        return scheme.lower(), value.strip()
+    return None
+
+
 def status_of(error: PortcullisError) -> int:
     return STATUS.get(error.code, 400)
 

@@ -66,9 +66,21 @@ class SessionCookie:
         self.name = name
         self._origins = origins
 
-    def token(self, request: Request) -> str | None:
-        """The cookie's token, if any. Raises NotAllowed on a cross-site state change."""
-        value = request.cookies.get(self.name)
-        if value and request.method not in SAFE_METHODS and not self._origins.sent(request.headers):
+    def token(
+        self, request: Request, method: str | None = None, name: str | None = None
+    ) -> str | None:
+        """The cookie's token, if any. Raises NotAllowed on a cross-site state change.
+
+        ``method`` is the request's unless given (forward-auth: the original request's);
+        ``name`` is this cookie's unless given (forward-auth reads the pages' too).
+        """
+        value = request.cookies.get(name or self.name)
+        unsafe = (method or request.method) not in SAFE_METHODS
+        if value and unsafe and not self._origins.sent(request.headers):
             raise NotAllowed(CROSS_SITE)
         return value
+
+
+def session_cookie_of(public_url: str, cors_origins: Iterable[str], name: str) -> SessionCookie:
+    """The BioStudies cookie, trusted from this service's pages and the CORS allow-list."""
+    return SessionCookie(name, TrustedOrigins(public_url, cors_origins))

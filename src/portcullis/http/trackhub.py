@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,11 +19,17 @@ from portcullis.core.errors import (
     TooManyAttempts,
 )
 from portcullis.core.models import Account, AuditKind
+from portcullis.core.sessions import Use
 from portcullis.core.validation import canonical_login
-from portcullis.http.common import client_of, json_response, read_fields, status_of
+from portcullis.http.common import (
+    authorization_token,
+    client_of,
+    json_response,
+    read_fields,
+    status_of,
+)
 from portcullis.services import Services
 
-TOKEN_SCHEMES = ("token", "bearer")
 NEED_LOGIN = "You need to login, get an auth_token and make requests using the token"
 BAD_CREDENTIALS = "Invalid username or password."
 # What REST framework's clients read from a 401 (``detail``), beside what Perl-era ones
@@ -100,10 +107,8 @@ def legacy_token_of(request: Request) -> str | None:
 
 def token_of(request: Request) -> str | None:
     """``Authorization: Token|Bearer <t>``, or the legacy token headers."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() in TOKEN_SCHEMES and value.strip():
-        return value.strip()
-    return legacy_token_of(request)
+    sent = authorization_token(request)
+    return sent[1] if sent else legacy_token_of(request)
 
 
 def matches_legacy_user(request: Request, account: Account) -> bool:
@@ -117,6 +122,14 @@ def matches_legacy_user(request: Request, account: Account) -> bool:
     return account.username is not None and canonical_login(user) == canonical_login(
         account.username
     )
+
+
+class LoginForm(BaseModel):
+    """The registry's login by form or JSON, when no Basic header is sent."""
+
+    model_config = ConfigDict(extra="ignore")
+    username: StrictStr
+    password: StrictStr
 
 
 class TrackHubApi:
@@ -154,14 +167,14 @@ class TrackHubApi:
     async def _form_credentials(self, request: Request) -> tuple[str, str]:
         if request.method == "GET":
             raise InvalidCredentials()
-        fields = await read_fields(request, allow_form=True)
-        username, password = fields.get("username"), fields.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise InvalidCredentials()
-        return username, password
+        try:
+            form = LoginForm.model_validate(await read_fields(request, allow_form=True))
+        except ValidationError:
+            raise InvalidCredentials() from None  # a missing or odd field: wrong credentials
+        return form.username, form.password
 
     async def logout(self, request: Request) -> Response:
-        session, account = await self._services.sessions.resolve(token_of(request))
+        session, account = await self._services.sessions.resolve(token_of(request), Use.ACCOUNT)
         if not matches_legacy_user(request, account):
             raise InvalidToken()
         await self._services.sessions.close_one(

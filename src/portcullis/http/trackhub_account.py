@@ -26,6 +26,7 @@ from portcullis.core.errors import (
     PasswordRejected,
 )
 from portcullis.core.models import Account, KeyPurpose, LinkTarget, ProfileChange, Registration
+from portcullis.core.sessions import Use
 from portcullis.core.validation import username_problems
 from portcullis.http.common import client_of, read_fields
 from portcullis.http.trackhub import (
@@ -119,11 +120,11 @@ class TrackHubAccountApi:
                 routes.append(Route(f"{prefix}/{name}", field_answers(handler), methods=methods))
         return routes
 
-    async def _signed_in(self, request: Request) -> Account | Response:
+    async def _signed_in(self, request: Request, use: Use = Use.ACT) -> Account | Response:
         token = token_of(request)
         if not token:
             return token_refused(NO_CREDENTIALS)
-        _, account = await self._services.sessions.resolve(token)  # InvalidToken: 401
+        _, account = await self._services.sessions.resolve(token, use)  # InvalidToken: 401
         if not matches_legacy_user(request, account):
             return token_refused()
         return account
@@ -131,7 +132,7 @@ class TrackHubAccountApi:
     # --- the profile --------------------------------------------------------------
 
     async def profile(self, request: Request) -> Response:
-        account = await self._signed_in(request)
+        account = await self._signed_in(request, Use.READ)
         if isinstance(account, Response):
             return account
         return answer(profile_view(account), headers=NO_STORE)
@@ -254,7 +255,7 @@ class TrackHubAccountApi:
     # --- passwords ----------------------------------------------------------------
 
     async def change_password(self, request: Request) -> Response:
-        account = await self._signed_in(request)
+        account = await self._signed_in(request, Use.ACCOUNT)
         if isinstance(account, Response):
             return account
         fields = Fields(await read_fields(request, allow_form=True))

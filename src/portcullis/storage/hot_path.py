@@ -20,18 +20,36 @@ from typing import Any
 import asyncpg
 
 from portcullis.core.errors import Unavailable
-from portcullis.core.models import Account, AccountStatus, AuditEvent, Session, StorageMode
-from portcullis.core.validation import canonical_login
+from portcullis.core.models import (
+    AccessToken,
+    Account,
+    AuditEvent,
+    Session,
+)
 from portcullis.storage.database import open_sqlite
 from portcullis.storage.gathered import GatheredLookups
-from portcullis.storage.pg_connections import ConnectionSet
-from portcullis.storage.stores import (
-    dialect_fields_of,
-    epoch,
-    from_epoch,
-    json_list,
-    permissions_of,
+from portcullis.storage.hot_path_sql import (
+    FIRST_USE_PG,
+    FIRST_USE_SQLITE,
+    SESSION_QUERY_SQLITE,
+    SESSIONS_QUERY_PG,
+    START_PG,
+    START_SQLITE,
+    TOKEN_QUERY_SQLITE,
+    TOKEN_USED,
+    TOKENS_QUERY_PG,
+    TOUCH_PG,
+    TOUCH_SQLITE,
+    audit_row,
+    login_account,
+    login_query,
+    login_value,
+    session_and_account,
+    start_values,
+    token_and_account,
 )
+from portcullis.storage.pg_connections import ConnectionSet
+from portcullis.storage.stores import epoch
 
 # What a dropped or refused connection raises: the pool replaces the connection.
 CONNECTION_LOST = (
@@ -43,145 +61,6 @@ CONNECTION_LOST = (
     OSError,
     TimeoutError,
 )
-
-_ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.status, a.superuser,
-       a.notifications_enabled, a.permissions, a.deny_tags, a.created_at,
-       a.last_activity_at, a.storage_mode, a.email_verified, a.dialect_fields"""
-
-# These are built from constants only; every value is a bound parameter. Each row ends
-# with its token hash: on PostgreSQL the token checks waiting at one moment share one
-# query (GatheredLookups), and each check is handed the row of its own token.
-_SESSION_QUERY = f"""
-SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
-       s.client_address, s.user_agent, s.opened_by, {_ACCOUNT_COLUMNS}, s.token_hash
-FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash {{match}}
-"""  # noqa: S608
-
-_SESSION_QUERY_SQLITE = _SESSION_QUERY.format(match="= ?")
-_SESSIONS_QUERY_PG = _SESSION_QUERY.format(match="= ANY($1::bytea[])")
-
-# Signing in reads the account the same lean way: on SQLite this read then takes no
-# write lock, so concurrent logins in several workers do not queue behind each other.
-_ACCOUNT_QUERY = f"""
-SELECT a.id, a.password_hash, {_ACCOUNT_COLUMNS}
-FROM accounts AS a WHERE a.{{column}} = {{placeholder}}
-"""  # noqa: S608
-
-
-# Signing in writes three rows in one transaction. Through SQLAlchemy's unit of work
-# (a begin, three statements and a commit, each a round trip through its async adapter)
-# this cost more CPU than the rest of a sign-in outside the hash (cProfile, 400 logins:
-# Sessions.open 0.28 of 0.96 s on SQLite, 0.31 of 0.91 s on PostgreSQL).
-_SESSION_COLUMNS = """id, token_hash, account_id, created_at, last_seen_at, expires_at,
-    client_address, user_agent, opened_by"""
-_AUDIT_COLUMNS = "at, kind, account_id, subject, detail, actor_id, client_address, user_agent"
-
-_START_SQLITE = (
-    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-    "UPDATE accounts SET last_activity_at = ? WHERE id = ?",
-    f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-)
-
-# A token check records activity at most once a minute per session, on the same path.
-_TOUCH_SQLITE = (
-    "UPDATE sessions SET last_seen_at = ? WHERE id = ?",
-    "UPDATE accounts SET last_activity_at = ? WHERE id = ?",
-)
-_TOUCH_PG = """
-WITH seen AS (UPDATE sessions SET last_seen_at = $1 WHERE id = $2)
-UPDATE accounts SET last_activity_at = $1 WHERE id = $3
-"""
-
-# PostgreSQL takes the three as one statement: one round trip, one implicit transaction.
-_START_PG = f"""
-WITH new_session AS (
-    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-), activity AS (
-    UPDATE accounts SET last_activity_at = $4 WHERE id = $3
-)
-INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17)
-"""  # noqa: S608
-
-
-def _start_values(
-    session: Session, token_hash: bytes, event: AuditEvent
-) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The new session's row and the audit event's row, in their columns' order."""
-    return (
-        (
-            session.id,
-            token_hash,
-            session.account_id,
-            epoch(session.created_at),
-            epoch(session.last_seen_at),
-            epoch(session.expires_at),
-            session.client_address,
-            session.user_agent,
-            session.opened_by,
-        ),
-        (
-            epoch(event.at),
-            event.kind.value,
-            event.account_id,
-            event.subject,
-            event.detail,
-            event.actor_id,
-            event.client_address,
-            event.user_agent,
-        ),
-    )
-
-
-def _account(account_id: int, columns: Any, password_hash: str | None = None) -> Account:
-    """The account whose ``_ACCOUNT_COLUMNS`` are ``columns``, in their order."""
-    return Account(
-        id=account_id,
-        email=columns[0],
-        username=columns[1],
-        full_name=columns[2],
-        orcid=columns[3],
-        secret=columns[4],
-        status=AccountStatus(columns[5]),
-        superuser=bool(columns[6]),
-        notifications_enabled=bool(columns[7]),
-        permissions=permissions_of(columns[8]),
-        deny_tags=tuple(json_list(columns[9])),
-        created_at=from_epoch(columns[10]),
-        last_activity_at=from_epoch(columns[11]) if columns[11] else None,
-        storage_mode=StorageMode(columns[12]),
-        password_hash=password_hash,
-        email_verified=bool(columns[13]),
-        dialect_fields=dialect_fields_of(columns[14]),
-    )
-
-
-def _session_and_account(row: Any) -> tuple[Session, Account]:
-    session = Session(
-        id=row[1],
-        account_id=row[0],
-        created_at=from_epoch(row[2]),
-        last_seen_at=from_epoch(row[3]),
-        expires_at=from_epoch(row[4]),
-        client_address=row[5],
-        user_agent=row[6],
-        opened_by=row[7],
-    )
-    return session, _account(row[0], row[8:])
-
-
-def _login_account(row: Any) -> Account:
-    return _account(row[0], row[2:], password_hash=row[1])
-
-
-def _login_query(login: str, placeholder: str) -> str:
-    column = "email" if "@" in login else "username_key"
-    return _ACCOUNT_QUERY.format(column=column, placeholder=placeholder)
-
-
-def _login_value(login: str) -> str:
-    """E-mails are stored lower-cased; usernames are found by their folded key alone."""
-    return login.lower() if "@" in login else canonical_login(login)
 
 
 class SqliteHotPath:
@@ -208,16 +87,27 @@ class SqliteHotPath:
             raise Unavailable() from error
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
-        row = self._fetch_one(_SESSION_QUERY_SQLITE, token_hash)
-        return _session_and_account(row) if row else None
+        row = self._fetch_one(SESSION_QUERY_SQLITE, token_hash)
+        return session_and_account(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
-        row = self._fetch_one(_login_query(login, "?"), _login_value(login))
-        return _login_account(row) if row else None
+        row = self._fetch_one(login_query(login, "?"), login_value(login))
+        return login_account(row) if row else None
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        row = self._fetch_one(TOKEN_QUERY_SQLITE, token_hash)
+        return token_and_account(row) if row else None
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        if event is None:
+            await self._write((TOKEN_USED.format("?", "?"), (epoch(at), token_id)))
+            return
+        mark_used, audit_once = FIRST_USE_SQLITE
+        await self._write((mark_used, (epoch(at), token_id)), (audit_once, audit_row(event)))
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
-        session_row, audit_row = _start_values(session, token_hash, event)
-        insert_session, touch_account, insert_audit = _START_SQLITE
+        session_row, audit_row = start_values(session, token_hash, event)
+        insert_session, touch_account, insert_audit = START_SQLITE
         await self._write(
             (insert_session, session_row),
             (touch_account, (session_row[3], session_row[2])),
@@ -225,7 +115,7 @@ class SqliteHotPath:
         )
 
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
-        touch_session, touch_account = _TOUCH_SQLITE
+        touch_session, touch_account = TOUCH_SQLITE
         seconds = epoch(at)
         await self._write(
             (touch_session, (seconds, session_id)), (touch_account, (seconds, account_id))
@@ -280,6 +170,7 @@ class PostgresHotPath:
         # 503) while the database is down, and recovers when it returns.
         self._connections = ConnectionSet(dsn, connections)
         self._sessions = GatheredLookups(self._sessions_by_token_hash)
+        self._tokens = GatheredLookups(self._tokens_by_token_hash)
 
     async def _retried(
         self, fetch: Callable[..., Awaitable[Any]], query: str, *values: object
@@ -300,22 +191,41 @@ class PostgresHotPath:
         return await self._retried(self._connections.fetchrow, query, *values)
 
     async def _sessions_by_token_hash(self, token_hashes: list[bytes]) -> dict[bytes, Any]:
-        rows = await self._retried(self._connections.fetch, _SESSIONS_QUERY_PG, token_hashes)
+        rows = await self._retried(self._connections.fetch, SESSIONS_QUERY_PG, token_hashes)
+        return {row[-1]: row for row in rows}
+
+    async def _tokens_by_token_hash(self, token_hashes: list[bytes]) -> dict[bytes, Any]:
+        rows = await self._retried(self._connections.fetch, TOKENS_QUERY_PG, token_hashes)
         return {row[-1]: row for row in rows}
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
         row = await self._sessions.find(token_hash)
-        return _session_and_account(row) if row else None
+        return session_and_account(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
-        row = await self._fetch_one(_login_query(login, "$1"), _login_value(login))
-        return _login_account(row) if row else None
+        row = await self._fetch_one(login_query(login, "$1"), login_value(login))
+        return login_account(row) if row else None
+
+    async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
+        row = await self._tokens.find(token_hash)
+        return token_and_account(row) if row else None
+
+    async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
+        if event is None:
+            await self._fetch_one(TOKEN_USED.format("$1", "$2"), epoch(at), token_id)
+            return
+        # Not retried: the first use's audit row must not be written twice.
+        try:
+            await self._connections.fetchrow(FIRST_USE_PG, epoch(at), token_id, *audit_row(event))
+        except CONNECTION_LOST as error:
+            self._connections.expire_idle()
+            raise Unavailable() from error
 
     async def start(self, session: Session, token_hash: bytes, event: AuditEvent) -> None:
-        session_row, audit_row = _start_values(session, token_hash, event)
+        session_row, audit_row = start_values(session, token_hash, event)
         for attempt in range(2):
             try:
-                await self._connections.fetchrow(_START_PG, *session_row, *audit_row)
+                await self._connections.fetchrow(START_PG, *session_row, *audit_row)
                 return
             except asyncpg.UniqueViolationError:
                 if attempt:
@@ -329,7 +239,7 @@ class PostgresHotPath:
                 self._connections.expire_idle()
 
     async def touch(self, session_id: str, account_id: int, at: datetime) -> None:
-        await self._fetch_one(_TOUCH_PG, epoch(at), session_id, account_id)
+        await self._fetch_one(TOUCH_PG, epoch(at), session_id, account_id)
 
     async def ping(self) -> None:
         """Raises Unavailable unless the database answers."""
@@ -337,4 +247,5 @@ class PostgresHotPath:
 
     async def close(self) -> None:
         await self._sessions.close()
+        await self._tokens.close()
         await self._connections.close()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portcullis.core.models import Notice
@@ -103,3 +103,17 @@ class SqlMailQueue:
             notice=Notice(kind=row.kind, to=row.recipient, values=values),
             attempts=row.attempts,
         )
+
+    async def backlog(self, now: datetime) -> tuple[int, float]:
+        """How many unsent mails will still be tried, and for how long the oldest due one
+        has been due (0 when none is): what the outbox's gauges show."""
+        waiting = and_(mail_outbox.c.sent_at.is_(None), mail_outbox.c.next_attempt_at < FOREVER)
+        async with self._engine.connect() as db:
+            row = (
+                await db.execute(
+                    select(func.count(), func.min(mail_outbox.c.next_attempt_at)).where(waiting)
+                )
+            ).one()
+        depth, earliest = row
+        overdue = max(0, epoch(now) - earliest) if earliest is not None else 0
+        return int(depth), float(overdue)

@@ -8,11 +8,12 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portcullis.core.errors import DuplicateAccount
+from portcullis.core.imports import ImportedAccount
 from portcullis.core.models import (
     AccessType,
     Account,
@@ -30,6 +31,7 @@ from portcullis.core.models import (
 from portcullis.core.validation import canonical_login
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
+from portcullis.storage.token_store import SqlTokenStore
 
 
 def epoch(at: datetime) -> int:
@@ -82,12 +84,34 @@ def account_from_row(row: Any) -> Account:
         password_hash=row.password_hash,
         email_verified=bool(row.email_verified),
         dialect_fields=dialect_fields_of(row.dialect_fields),
+        service=bool(row.service),
+        folder_id=row.folder_id,
     )
 
 
 def username_key(username: str | None) -> str | None:
     """The form a username is unique and looked up by (see tables.accounts)."""
     return canonical_login(username) if username is not None else None
+
+
+def account_values(account: NewAccount | ImportedAccount) -> dict[str, Any]:
+    """The columns a new account and an imported one alike are given."""
+    return {
+        "email": account.email,
+        "username": account.username,
+        "username_key": username_key(account.username),
+        "full_name": account.full_name,
+        "orcid": account.orcid,
+        "password_hash": account.password_hash,
+        "secret": account.secret,
+        "status": account.status.value,
+        "superuser": account.superuser,
+        "notifications_enabled": account.notifications_enabled,
+        "created_at": epoch(account.created_at),
+        "storage_mode": account.storage_mode.value,
+        "email_verified": account.email_verified,
+        "dialect_fields": {k: dict(v) for k, v in account.dialect_fields.items()} or None,
+    }
 
 
 def session_from_row(row: Row[Any]) -> Session:
@@ -100,6 +124,7 @@ def session_from_row(row: Row[Any]) -> Session:
         client_address=row.client_address,
         user_agent=row.user_agent,
         opened_by=row.opened_by,
+        api_token=bool(row.api_token),
     )
 
 
@@ -123,23 +148,11 @@ class SqlAccountStore:
         return await self._one(accounts.c.username_key == canonical_login(login))
 
     async def add(self, account: NewAccount) -> Account:
-        values: dict[str, Any] = {
-            "email": account.email,
-            "username": account.username,
-            "username_key": username_key(account.username),
-            "full_name": account.full_name,
-            "orcid": account.orcid,
-            "password_hash": account.password_hash,
-            "secret": account.secret,
-            "status": account.status.value,
-            "superuser": account.superuser,
-            "notifications_enabled": account.notifications_enabled,
+        values = {
+            **account_values(account),
             "permissions": [],
             "deny_tags": [],
-            "created_at": epoch(account.created_at),
-            "storage_mode": account.storage_mode.value,
-            "email_verified": account.email_verified,
-            "dialect_fields": dict(account.dialect_fields) or None,
+            "service": account.service,
         }
         try:
             # A savepoint keeps the outer transaction usable after a unique violation.
@@ -172,6 +185,14 @@ class SqlAccountStore:
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         await self._update(account_id, password_hash=password_hash)
 
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> bool:
+        result = await self._db.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.password_hash == old)
+            .values(password_hash=new)
+        )
+        return result.rowcount == 1
+
     async def set_username(self, account_id: int, username: str | None) -> None:
         """Raises DuplicateAccount("username") if another account's name folds to it."""
         try:
@@ -193,6 +214,9 @@ class SqlAccountStore:
 
     async def set_email_verified(self, account_id: int, verified: bool) -> None:
         await self._update(account_id, email_verified=verified)
+
+    async def set_superuser(self, account_id: int, superuser: bool) -> None:
+        await self._update(account_id, superuser=superuser)
 
     async def set_email(self, account_id: int, email: str) -> None:
         """Raises DuplicateAccount("email") if another account has ``email``."""
@@ -263,7 +287,10 @@ class SqlSessionStore:
             delete(sessions).where(
                 or_(
                     sessions.c.expires_at <= epoch(now),
-                    sessions.c.last_seen_at <= epoch(idle_since),
+                    and_(
+                        sessions.c.last_seen_at <= epoch(idle_since),
+                        sessions.c.api_token == false(),
+                    ),
                 )
             )
         )
@@ -419,6 +446,7 @@ class SqlUnitOfWork:
     keys: SqlKeyStore
     outbox: SqlOutbox
     audit: SqlAuditStore
+    tokens: SqlTokenStore
 
     def __init__(self, engine: AsyncEngine, sealer: Sealer):
         self._engine = engine
@@ -433,6 +461,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeyStore(self._connection)
         self.outbox = SqlOutbox(self._connection, self._sealer)
         self.audit = SqlAuditStore(self._connection)
+        self.tokens = SqlTokenStore(self._connection)
         return self
 
     async def __aexit__(

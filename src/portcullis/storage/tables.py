@@ -58,7 +58,14 @@ accounts = Table(
     # Each dialect's own fields under its name ({"trackhub": {"affiliation": ...}}); NULL
     # is none. Opaque to the core: a dialect adds fields without a migration.
     Column("dialect_fields", JSON, nullable=True),
+    # A service account: no password, no pages, only access tokens.
+    Column("service", Boolean, nullable=False, server_default=false()),
+    # The id another service built the folder path with; NULL is this row's own id.
+    Column("folder_id", BigInteger, nullable=True),
+    # Where an import found the account ("biostudies:3"), so a second run skips it.
+    Column("imported_from", String(96), nullable=True),
     Index(None, "username_key", unique=True),
+    Index(None, "imported_from", unique=True),
 )
 
 sessions = Table(
@@ -75,6 +82,25 @@ sessions = Table(
     # The superuser who opened it on the owner's behalf, by e-mail: kept as it was then,
     # for the owner's session list (the audit trail has the superuser's id).
     Column("opened_by", String(254), nullable=True),
+    # An imported API token: ended by its lifetime only, never for being idle.
+    Column("api_token", Boolean, nullable=False, server_default=false()),
+    Index(None, "account_id"),
+)
+
+# Personal and service access tokens: long-lived, named, scoped; the token itself is
+# never stored, only its keyed hash. ``id`` is the public handle a list shows.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # personal, service
+    Column("name", String(100), nullable=False),
+    Column("scope", String(16), nullable=False),  # read, full
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),  # NULL: never used
     Index(None, "account_id"),
 )
 

@@ -14,11 +14,13 @@ from portcullis.core.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
+    NotAllowed,
     PortcullisError,
     TooManyAttempts,
 )
 from portcullis.core.models import Account, Session
 from portcullis.core.passwords import MAX_PASSWORD_LENGTH
+from portcullis.core.sessions import Use
 from portcullis.http.common import refuse_null_characters, status_of
 from portcullis.http.forms import read_form
 from portcullis.locale import N_
@@ -140,6 +142,8 @@ class FormPages:
 
     async def _who(self, request: Request) -> tuple[Session, Account] | None:
         try:
-            return await self._services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        except InvalidToken:
+            # The pages are a person's, signed in: no access token opens them.
+            cookie = request.cookies.get(SESSION_COOKIE)
+            return await self._services.sessions.resolve(cookie, Use.ACCOUNT)
+        except (InvalidToken, NotAllowed):
             return None

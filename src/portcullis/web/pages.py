@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from portcullis.core.models import LinkTarget, Registration
 from portcullis.http.common import client_of, status_of
+from portcullis.http.gateway_paths import ReturnAddresses
 from portcullis.locale import N_
 from portcullis.services import Services
 from portcullis.web.field_errors import by_field, details_checks, email_checks, password_checks
@@ -45,6 +46,8 @@ class AccountPages(FormPages):
         super().__init__(services, self.renderer)
         self._mailed_links = MailedLinkPages(services, self.renderer)
         self._profile = ProfilePages(services, self.renderer)
+        settings = services.settings
+        self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
@@ -92,7 +95,9 @@ class AccountPages(FormPages):
 
     async def signin_form(self, request: Request) -> Response:
         notice = NOTICES.get(request.query_params.get("done", ""))
-        return self._page(request, "signin.html", notice=notice, login="", problems=[])
+        # Where forward-auth sent the browser from; kept only on a trusted origin.
+        back = self._returns.checked(request.query_params.get("next")) or ""
+        return self._page(request, "signin.html", notice=notice, login="", problems=[], next=back)
 
     async def signin(self, request: Request, form: Form) -> Response:
         login = form.get("login", "")
@@ -106,8 +111,11 @@ class AccountPages(FormPages):
                 notice=None,
                 login=login,
                 problems=problems_of(error),
+                next=self._returns.checked(form.get("next")) or "",
             )
-        return self._signed_in(see_other("/profile"), issued.token)
+        back = self._returns.checked(form.get("next"))
+        answer = RedirectResponse(back, 303) if back else see_other("/profile")
+        return self._signed_in(answer, issued.token)
 
     async def signout(self, request: Request, form: Form) -> Response:
         await self._services.sessions.close(request.cookies.get(SESSION_COOKIE))

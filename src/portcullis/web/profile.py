@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -13,7 +13,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portcullis.core.errors import InvalidCredentials, PasswordRejected
-from portcullis.core.models import Account, ProfileChange, Session
+from portcullis.core.models import (
+    AccessToken,
+    Account,
+    IssuedAccessToken,
+    ProfileChange,
+    Session,
+    TokenScope,
+)
 from portcullis.core.profiles import AccountData
 from portcullis.http.common import client_of, status_of
 from portcullis.locale import N_, translations
@@ -29,6 +36,7 @@ WRONG_PASSWORD = N_("The password is wrong.")
 NOTICES = {
     "session-ended": N_("That session has ended."),
     "saved": N_("Your profile is saved."),
+    "token-revoked": N_("That token is revoked."),
 }
 
 SignedInHandler = Callable[[Request, Form, Session, Account], Awaitable[Response]]
@@ -57,6 +65,17 @@ def _session_rows(sessions: Sequence[Session], current: Session) -> list[dict[st
     return [_session_row(s, current) for s in ordered]
 
 
+def token_row(token: AccessToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope.value,
+        "made": _when(token.created_at),
+        "expires": _when(token.expires_at),
+        "used": _when(token.last_used_at) if token.last_used_at else N_("never"),
+    }
+
+
 def details_of(account: Account) -> dict[str, str]:
     return {
         "name": account.full_name,
@@ -79,6 +98,12 @@ class ProfilePages(FormPages):
             Route(
                 PREFIX + "/sessions/{session_id}/end",
                 self._signed_in_post(self.end_one),
+                methods=post,
+            ),
+            Route(PREFIX + "/tokens", self._signed_in_post(self.make_token), methods=post),
+            Route(
+                PREFIX + "/tokens/{token_id}/revoke",
+                self._signed_in_post(self.revoke_token),
                 methods=post,
             ),
         ]
@@ -112,8 +137,10 @@ class ProfilePages(FormPages):
         values: Mapping[str, str] | None = None,
         notice: str | None = None,
         errors: Mapping[str, Sequence[str]] | None = None,
+        new_token: IssuedAccessToken | None = None,
     ) -> Response:
         sessions = await self._services.sessions.list(account.id)
+        tokens = await self._services.tokens.list(account.id)
         # Off the event loop: naming the browsers is regular-expression work.
         rows = await asyncio.to_thread(_session_rows, sessions, current)
         return self._page(
@@ -129,6 +156,9 @@ class ProfilePages(FormPages):
             rules=self._rules(),
             rule_names=names_of(account),
             notice=notice,
+            tokens=[token_row(t) for t in tokens],
+            new_token=new_token.token if new_token else None,
+            max_days=self._services.tokens.max_lifetime.days,
         )
 
     async def details(
@@ -240,6 +270,33 @@ class ProfilePages(FormPages):
         if session_id == current.id:
             return self._signed_out(see_other("/signin?done=signed-out"))
         return see_other("/profile?done=session-ended")
+
+    async def make_token(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        """The new token is shown on this one answer only: it is never stored."""
+        try:
+            scope = TokenScope(form.get("scope", "read"))
+            days = form.get("days", "").strip()
+            lifetime = timedelta(days=int(days)) if days.isascii() and days.isdigit() else None
+            issued = await self._services.tokens.create(
+                account, form.get("name", ""), scope, lifetime, client_of(request)
+            )
+        except ValueError:
+            problems: Sequence[str] = [N_("Choose the read or full scope.")]
+            return await self._profile_page(request, current, account, 400, problems)
+        except FORM_ERRORS as error:
+            return await self._profile_page(
+                request, current, account, status_of(error), problems_of(error)
+            )
+        return await self._profile_page(request, current, account, new_token=issued)
+
+    async def revoke_token(
+        self, request: Request, form: Form, current: Session, account: Account
+    ) -> Response:
+        token_id = request.path_params["token_id"]
+        await self._services.tokens.revoke(account, token_id, client_of(request))
+        return see_other("/profile?done=token-revoked")
 
     async def end_all(self, request: Request, form: Form) -> Response:
         who = await self._who(request)

@@ -23,12 +23,15 @@ STATIC = HERE / "static"
 PREFIX = "/account"
 
 
-def content_security_policy(settings: Settings, captcha: bool) -> str:
-    """No inline script or style anywhere; the captcha's origins only when it is shown."""
+def content_security_policy(settings: Settings, captcha: bool, images: str = "'self'") -> str:
+    """No inline script or style anywhere; the captcha's origins only when it is shown.
+
+    ``images`` adds sources of images (an image runs no script): /docs takes ``data:``,
+    where Swagger UI's stylesheet keeps its icons."""
     origins = " ".join(settings.captcha_origins) if captcha else ""
     script = f"'self' {origins}".strip()
     frame = origins or "'none'"
-    img = f"'self' {logo_origin(settings.logo_url)}".strip()
+    img = f"{images} {logo_origin(settings.logo_url)}".strip()
     return (
         "default-src 'self'; "
         f"script-src {script}; "

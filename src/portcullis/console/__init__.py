@@ -1,0 +1,1 @@
+"""What the ``portcullis`` command says: problems in plain words, lists as tables or JSON."""

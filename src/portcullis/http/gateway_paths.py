@@ -1,0 +1,102 @@
+"""What forward-auth learns of the request the proxy holds back: method, path, address.
+
+The proxies tell it in headers: nginx ``X-Original-URI`` (and whatever the operator
+adds), Traefik and Caddy ``X-Forwarded-Method``/``-Uri``/``-Host``/``-Proto``. Path rules
+are matched on the path as the proxy routes it: percent-escapes decoded and dot segments
+resolved, so ``/public/../private/x`` is held to the rules of ``/private/``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from starlette.datastructures import Headers, QueryParams
+
+from portcullis.http.cross_site import origin_of
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """The request the proxy asks about (or the check's own, when it says nothing)."""
+
+    method: str
+    path: str  # normalised, for the rules
+    uri: str  # as sent: path and query, for the return address
+    query: QueryParams
+    url: str | None  # scheme://host/uri when the proxy named the host
+
+
+def normalised_path(raw: str) -> str:
+    """The path of ``raw`` as a proxy routes it: decoded, dot segments and slashes folded."""
+    # Not urlsplit: it reads "//private/x" as the host "private".
+    path = unquote(raw.partition("?")[0].partition("#")[0] or "/", errors="replace")
+    folded = posixpath.normpath("/" + path.lstrip("/"))
+    # normpath keeps a leading "//"; and a trailing slash still says "a folder".
+    folded = "/" + folded.lstrip("/")
+    if path.endswith("/") and folded != "/":
+        folded += "/"
+    return folded
+
+
+def original_of(headers: Headers, method: str, uri: str) -> Original:
+    """The original request from the proxy's headers; ``method``, ``uri`` otherwise."""
+    forwarded_uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri") or uri
+    host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() or "https"
+    url = f"{scheme}://{host}{forwarded_uri}" if host and forwarded_uri.startswith("/") else None
+    return Original(
+        method=(headers.get("x-forwarded-method") or method).upper(),
+        path=normalised_path(forwarded_uri),
+        uri=forwarded_uri,
+        query=QueryParams(forwarded_uri.partition("?")[2].partition("#")[0]),
+        url=url,
+    )
+
+
+class PathRules:
+    """Tags required per path prefix (``PORTCULLIS_GATEWAY_RULES``); the longest prefix wins."""
+
+    def __init__(self, rules: Mapping[str, Sequence[str]]):
+        self._rules = sorted(
+            ((normalised_path(prefix), tuple(tags)) for prefix, tags in rules.items()),
+            key=lambda rule: len(rule[0]),
+            reverse=True,
+        )
+
+    def required(self, path: str) -> tuple[str, ...]:
+        for prefix, tags in self._rules:
+            if path == prefix.rstrip("/") or path.startswith(prefix):
+                return tags
+        return ()
+
+    def missing(self, held: Iterable[str], path: str, asked: Iterable[str]) -> list[str]:
+        """The tags the path's rule and ``?allow=`` ask for that ``held`` lacks."""
+        have = set(held)
+        wanted = [*self.required(path), *asked]
+        return [tag for tag in dict.fromkeys(wanted) if tag not in have]
+
+
+class ReturnAddresses:
+    """Where sign-in may send the browser back to: this service and the instances only."""
+
+    def __init__(self, public_url: str, instances: Iterable[str]):
+        origins = (origin_of(url) for url in (public_url, *instances))
+        self._origins = frozenset(origin for origin in origins if origin)
+
+    def checked(self, url: str | None) -> str | None:
+        """``url`` if it is an absolute address on a trusted origin; None otherwise.
+
+        Only ``http(s)://host/...`` is accepted: no ``//host`` nor ``/\\host`` (which
+        browsers read as another host), no user-info, no control characters.
+        """
+        if not url or any(ord(c) < 0x21 or c == "\\" for c in url):
+            return None
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            return None
+        if origin_of(url) not in self._origins or not (parts.path or "/").startswith("/"):
+            return None
+        return url

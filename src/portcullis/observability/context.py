@@ -1,0 +1,46 @@
+"""The request a log line or a count is about, for the task that serves it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+# Valid: 1 to 128 characters of letters, digits and ``-_.:+/=@``. That takes UUIDs, W3C
+# trace ids, AWS's ``Root=1-...`` and base64 ids, and keeps spaces, quotes, control
+# characters and line breaks (a forged log line) out of every log line and header.
+VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:+/=@-]{1,128}")
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request_id: str
+    dialect: str
+
+
+current: ContextVar[RequestContext | None] = ContextVar("portcullis_request", default=None)
+
+
+def request_id_from(header: bytes | None) -> str:
+    """The caller's X-Request-ID if it is valid, else a new one (32 hex digits)."""
+    if header is not None and VALID_REQUEST_ID.fullmatch(header):
+        return header.decode("ascii")
+    return uuid.uuid4().hex
+
+
+def dialect_of(path: str) -> str:
+    """Which face of the service a path belongs to: a metric label and a log field."""
+    if path.startswith("/auth/") or path == "/auth":
+        return "biostudies"
+    if path.startswith("/api/") or path == "/api":
+        return "trackhub"
+    if path.startswith("/account"):
+        return "pages"
+    return "service"
+
+
+def current_dialect() -> str:
+    context = current.get()
+    return context.dialect if context else "none"
