@@ -9,12 +9,14 @@ import secrets
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from portcullis.core.models import StorageMode
+from portcullis.locale import LANGUAGES
 
 # The instance key that needs no configuration: its links open the service's own pages.
 DEFAULT_INSTANCE = "default"
@@ -93,6 +95,11 @@ class Settings(BaseSettings):
     # The account pages' look: a CSS colour for the header and buttons, and its text colour.
     brand_color: str = Field(default="#1d4f73", pattern=r"^#[0-9a-fA-F]{3,8}$")
     brand_text_color: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{3,8}$")
+    # The pages' and mails' language: empty, each browser's choice by Accept-Language
+    # (mails: English); or one of the shipped languages (en, de) for everyone.
+    language: str = ""
+    # A logo in the pages' header: an https:// address, or a path on this site; none if empty.
+    logo_url: str = ""
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     mail_retry_max_seconds: int = Field(default=600, gt=0)
@@ -216,6 +223,30 @@ class Settings(BaseSettings):
     def _https_script(cls, value: str) -> str:
         if not value.startswith("https://"):
             raise ValueError("the captcha script must be loaded over https://")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _shipped_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and value not in LANGUAGES:
+            raise ValueError(
+                f"not one of the shipped languages ({', '.join(LANGUAGES)}): {value!r}"
+            )
+        return value
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str) -> str:
+        # The pages' Content-Security-Policy allows images from this one origin too.
+        parts = urlsplit(value)
+        on_site = value.startswith("/") and not value.startswith("//")
+        if value and not on_site and not (parts.scheme == "https" and parts.netloc):
+            raise ValueError(f"not an https:// address or a path on this site: {value!r}")
+        if any(c in value for c in " '\"\\;,"):
+            raise ValueError(
+                f"a logo address has no spaces, quotes, commas or semicolons: {value!r}"
+            )
         return value
 
     @field_validator("mail_from")

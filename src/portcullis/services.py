@@ -21,6 +21,7 @@ from portcullis.core.access_tokens import AccessTokens, TokenPolicy
 from portcullis.core.accounts import AccountPolicy, Accounts
 from portcullis.core.admin import Administration
 from portcullis.core.audit import AuditTrail
+from portcullis.core.deletion import AccountDeletion
 from portcullis.core.email_change import EmailChanges
 from portcullis.core.folders import Folders
 from portcullis.core.impersonation import Impersonation
@@ -114,6 +115,7 @@ class Services:
     accounts: Accounts
     profiles: Profiles
     email_changes: EmailChanges
+    deletion: AccountDeletion
     sessions: Sessions
     tokens: AccessTokens
     service_accounts: ServiceAccounts
@@ -244,7 +246,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     )
     sender = OutboxSender(
         SqlMailQueue(engine, sealer),
-        Composer(settings.product_name, settings.mail_from),
+        Composer(settings.product_name, settings.mail_from, settings.language),
         transport_for(settings.resolved_mail_url),
         clock,
         poll_seconds=settings.mail_poll_seconds,
@@ -262,6 +264,7 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         accounts=accounts,
         profiles=Profiles(unit_of_work, audit),
         email_changes=EmailChanges(unit_of_work, keys, links, clock, audit, limiter),
+        deletion=AccountDeletion(unit_of_work, accounts, clock, audit),
         sessions=sessions,
         tokens=tokens,
         service_accounts=ServiceAccounts(unit_of_work, clock, audit),

@@ -284,6 +284,8 @@ def check(request: httpx.Request, answer: httpx.Response, exception_names: re.Pa
             assert content_type.startswith("text/html"), shown
         return
     if answer.status_code < 400:
+        if path in ("/", "/favicon.ico"):  # for browsers: a redirect to the pages, an icon
+            return
         if answer.content and not is_preflight_ok:
             json.loads(answer.content)
         return

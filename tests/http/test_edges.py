@@ -117,7 +117,8 @@ def test_the_registrys_front_end_may_patch(cors_server: RunningServer) -> None:
         ("DELETE", "/account/signin", 405),
         ("GET", "/account/static/no-such.css", 404),
         ("POST", "/account/static/portcullis.css", 405),
-        ("GET", "/", 404),
+        ("GET", "/nowhere", 404),  # "/" itself leads a browser to the pages
+        ("POST", "/", 405),
     ],
 )
 def test_unknown_paths_and_methods_answer_in_the_dialect(

@@ -19,7 +19,10 @@ FROM_THE_LINK = "a password from an old link"
 def assert_link_dead(site: RunningServer, link: str) -> None:
     """Neither the page nor the API sets a password with the link's key any more."""
     with site.client() as client:
-        page = submit(client, link, password=FROM_THE_LINK)
+        shown = client.get(link)  # said before a password is asked for
+        assert shown.status_code == 400 and "already been used or has expired" in shown.text
+        assert 'name="password"' not in shown.text
+        page = submit(client, "/account/signin", link, password=FROM_THE_LINK)
         assert page.status_code == 400 and "already been used or has expired" in page.text
         key = link.rsplit("/", 1)[1]
         api = client.post(

@@ -11,6 +11,15 @@ from portcullis.config import Settings
 from tests.support import PASSWORD, RunningServer, add_account, grant
 from tests.web.conftest import sign_in, submit
 
+LINUX_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
 
 @pytest.fixture
 def ada(settings: Settings, site: RunningServer) -> None:
@@ -39,8 +48,8 @@ class TestProfile:
 
     def test_shows_the_account_and_its_live_sessions(self, site: RunningServer, ada: None) -> None:
         with (
-            site.client(headers={"User-Agent": "Phone Browser/1.0"}) as phone,
-            site.client(headers={"User-Agent": "Desk Browser/2.0"}) as desk,
+            site.client(headers={"User-Agent": IPHONE}) as phone,
+            site.client(headers={"User-Agent": LINUX_CHROME}) as desk,
         ):
             sign_in(phone, "ada", PASSWORD)
             sign_in(desk, "ada@example.org", PASSWORD)
@@ -50,15 +59,15 @@ class TestProfile:
             "Ada Lovelace",
             "ada@example.org",
             "S-BSST1",
-            "not given",
             "This browser",
-            "Desk Browser/2.0",
-            "Phone Browser/1.0",
+            "Chrome on Linux",
+            "Mobile Safari on iOS",
             "127.0.0.1",
             "End this session",
             "Sign out everywhere",
         ):
             assert shown in page.text, shown
+        assert "Mozilla" not in page.text and "AppleWebKit" not in page.text
         assert page.text.count("End this session") == 2
 
     def test_end_another_session(self, site: RunningServer, ada: None) -> None:

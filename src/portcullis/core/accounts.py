@@ -66,6 +66,13 @@ USERNAME_TAKEN = "The username is already taken"
 ACTIVATING_KEYS = (KeyPurpose.ACTIVATION, KeyPurpose.PASSWORD_SETUP)
 # What a verification link may carry: a new account's key, or an e-mail change's.
 ADDRESS_KEYS = (*ACTIVATING_KEYS, KeyPurpose.EMAIL_CHANGE)
+# The key each mail of a key carries, for the lifetime it states.
+KEY_OF_MAIL = {
+    "activation": KeyPurpose.ACTIVATION,
+    "email_verification": KeyPurpose.ACTIVATION,
+    "password_setup": KeyPurpose.PASSWORD_SETUP,
+    "password_reset": KeyPurpose.PASSWORD_RESET,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,11 @@ class Accounts:
     def password_rules(self) -> tuple[str, ...]:
         """The password policy in words, for forms to show up front."""
         return self._password_policy.rules
+
+    @property
+    def password_rule_checks(self) -> tuple[str, ...]:
+        """A short name per rule of ``password_rules`` (PasswordPolicy.checks)."""
+        return self._password_policy.checks
 
     def password_problems(self, password: str, email: str, username: str | None) -> list[str]:
         """What the policy finds wrong with ``password`` for this e-mail and username; a
@@ -404,6 +416,13 @@ class Accounts:
         """
         return await self._set_password_with_key(key, password, PASSWORD_KEYS, client, uid=uid)
 
+    async def account_for_reset_key(self, key: str) -> Account:
+        """The account a reset or setup ``key`` would set the password of; the key stays
+        unused (a page says a dead link is dead before asking for a password).
+        Raises InvalidKey."""
+        async with self._uow() as uow:
+            return await self._account_for_key(uow, key, PASSWORD_KEYS)
+
     async def account_to_reset(self, uid: str, key: str) -> Account:
         """The account a reset ``key`` and the ``uid`` mailed with it name; the key stays
         unused. Raises InvalidKey."""
@@ -479,6 +498,14 @@ class Accounts:
         password_hash = await self._hasher.hash(new)
         async with self._uow() as uow:
             await self._set_password(uow, stored, password_hash, client, "current_password")
+
+    async def confirm_password(
+        self, account: Account, password: str, client: Client | None = None
+    ) -> Account:
+        """The account as stored, if ``password`` is its password; for a signed-in user's
+        weighty step (deleting the account). Counted by the lockout as a sign-in is.
+        Raises TooManyAttempts, InvalidCredentials."""
+        return await self._check_current(account, password, client or Client())
 
     async def _check_current(self, account: Account, current: str, client: Client) -> Account:
         """The account as stored, if ``current`` is its password; counted and audited."""
@@ -565,5 +592,12 @@ class Accounts:
     ) -> None:
         uid = self._keys.account_handle(account.id)
         link = self._links.build(target, key, uid)
-        values = {"name": account.full_name, "link": link, "key": key, "uid": uid}
+        minutes = max(1, int(self._keys.lifetime(KEY_OF_MAIL[kind]).total_seconds() // 60))
+        values = {
+            "name": account.full_name,
+            "link": link,
+            "key": key,
+            "uid": uid,
+            "lifetime_minutes": str(minutes),
+        }
         await uow.outbox.add(Notice(kind, account.email, values), self._clock.now())

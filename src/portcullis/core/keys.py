@@ -102,6 +102,10 @@ class Keys:
         self._clock = clock
         self._lifetimes = lifetimes
 
+    def lifetime(self, purpose: KeyPurpose) -> timedelta:
+        """How long a key for ``purpose`` works once issued (its mail says so)."""
+        return self._lifetimes[purpose]
+
     def account_handle(self, account_id: int) -> str:
         """The opaque handle mailed beside a key (see tokens.Hasher.account_handle)."""
         return self._hasher.account_handle(account_id)

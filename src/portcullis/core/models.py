@@ -236,6 +236,9 @@ class ProfileChange:
     (The e-mail changes only once proven: core.email_change.)"""
 
     full_name: str | None = None
+    # "" removes the username or the ORCID iD.
+    username: str | None = None
+    orcid: str | None = None
     # Replaces the fields of each dialect named here; other dialects' stay as they are.
     dialect_fields: Mapping[str, DialectFields] = field(default_factory=dict)
 
@@ -262,6 +265,7 @@ class AuditKind(StrEnum):
     # A superuser opened a session of the account ("log in as"); actor_id: the superuser.
     # detail: "opened", or "refused_<why>".
     IMPERSONATION = "impersonation"
+    ACCOUNT_DELETED = "account_deleted"  # detail: by_owner (the pages), or who else
     IMPORTED = "imported"  # detail: where from ("biostudies:3"); by `portcullis import`
     ADMIN_ACTION = "admin_action"  # detail: what was done; actor_id: the superuser, or none (CLI)
     # An access token's life; detail: "<id> <name>" (made), "<id>" (first used, revoked).

@@ -383,9 +383,15 @@ def not_repetitive(password: str, _: PasswordContext) -> Iterable[str]:
 
 
 class PasswordPolicy:
-    def __init__(self, validators: Sequence[Validator], rules: Sequence[str] = ()):
+    def __init__(
+        self,
+        validators: Sequence[Validator],
+        rules: Sequence[str] = (),
+        checks: Sequence[str] = (),
+    ):
         self._validators = validators
         self._rules = tuple(rules)
+        self._checks = tuple(checks) or ("",) * len(self._rules)
 
     @classmethod
     def default(cls, min_length: int) -> PasswordPolicy:
@@ -397,12 +403,19 @@ class PasswordPolicy:
                 "Not one character repeated.",
                 "Not containing your e-mail name or username.",
             ],
+            ["length", "common", "repeated", "personal"],
         )
 
     @property
     def rules(self) -> tuple[str, ...]:
         """The policy in words, one line per validator, to show before a password is chosen."""
         return self._rules
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """A short name per rule ("length", "common", "repeated", "personal"; "" for one
+        of no such kind), for forms that check the rules as the password is typed."""
+        return self._checks
 
     def problems(self, password: str, context: PasswordContext) -> list[str]:
         """Every reason the password is refused; empty when it is acceptable."""

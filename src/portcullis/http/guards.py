@@ -236,16 +236,19 @@ RULES_BY_PATH = {
 }
 KEY_PREFIX = "/auth/activate/"
 # The pages' forms spend the same budgets as the API calls they stand for; their GETs
-# only show forms, except the activation page, which looks its key up to say whether
-# the link still works. Every request that tries a key is counted under "key".
+# only show forms, except the activation and reset pages, which look their key up to
+# say whether the link still works. Every request that tries a key is counted under "key".
 PAGE_RULES_BY_PATH = {
     "/account/signin": "login",
     "/account/profile/password": "login",  # asks for the current password
     "/account/register": "register",
     "/account/password/forgot": "mail",
+    "/account/activation/resend": "mail",
+    "/account/profile/email": "mail",
+    "/account/profile/delete": "login",  # asks for the password
 }
 PAGE_KEY_PREFIXES = {
-    "GET": ("/account/activate/",),
+    "GET": ("/account/activate/", "/account/password/reset/"),
     "POST": ("/account/activate/", "/account/password/reset/"),
 }
 

@@ -176,6 +176,9 @@ class SqlAccountStore:
         rows = await self._db.execute(select(accounts).order_by(accounts.c.id))
         return [account_from_row(row) for row in rows]
 
+    async def remove(self, account_id: int) -> None:
+        await self._db.execute(delete(accounts).where(accounts.c.id == account_id))
+
     async def _update(self, account_id: int, **values: Any) -> None:
         await self._db.execute(update(accounts).where(accounts.c.id == account_id).values(values))
 
@@ -199,6 +202,9 @@ class SqlAccountStore:
                 )
         except IntegrityError:
             raise DuplicateAccount("username") from None
+
+    async def set_orcid(self, account_id: int, orcid: str | None) -> None:
+        await self._update(account_id, orcid=orcid)
 
     async def set_status(self, account_id: int, status: AccountStatus) -> None:
         await self._update(account_id, status=status.value)

@@ -15,15 +15,20 @@ from portcullis.core.errors import (
     InvalidInput,
     InvalidToken,
     NotAllowed,
+    PortcullisError,
     TooManyAttempts,
 )
 from portcullis.core.models import Account, Session
+from portcullis.core.passwords import MAX_PASSWORD_LENGTH
 from portcullis.core.sessions import Use
-from portcullis.http.common import refuse_null_characters
+from portcullis.http.common import refuse_null_characters, status_of
 from portcullis.http.forms import read_form
+from portcullis.locale import N_
 from portcullis.services import Services
 from portcullis.web import csrf
+from portcullis.web.field_errors import by_field, email_checks
 from portcullis.web.render import PREFIX, Renderer
+from portcullis.web.words import problems_of
 
 SESSION_COOKIE = "portcullis-session"
 # Errors a form shows on the page; anything else is an error page.
@@ -55,7 +60,8 @@ class FormPages:
         if nonce is None:
             nonce = request.state.csrf_nonce = self._csrf.new_nonce()
         token = self._csrf.token_for(nonce, request.cookies.get(SESSION_COOKIE))
-        response = self._render.page(template, status_code, csrf_token=token, **values)
+        language = self._render.language_for(request.scope)
+        response = self._render.page(template, status_code, language, csrf_token=token, **values)
         if request.cookies.get(csrf.COOKIE) != nonce:
             self._set_cookie(response, csrf.COOKIE, nonce, max_age=None)
         return response
@@ -105,11 +111,34 @@ class FormPages:
             if not self._csrf.valid(
                 cookies.get(csrf.COOKIE), cookies.get(SESSION_COOKIE), form.get(csrf.FIELD)
             ):
-                return self._page(request, "expired.html", 403, title="Please try again")
+                return self._page(request, "expired.html", 403, title=N_("Please try again"))
             refuse_null_characters(form)
             return await handler(request, form)
 
         return guarded
+
+    def _email_refused(
+        self, request: Request, template: str, form: Form, error: PortcullisError
+    ) -> Response:
+        """A one-address form again, its problems beside the field."""
+        problems = problems_of(error)
+        return self._page(
+            request,
+            template,
+            status_of(error),
+            email=form.get("email", ""),
+            problems=problems,
+            errors=by_field(problems, email_checks("email", form)),
+        )
+
+    def _rules(self) -> dict[str, Any]:
+        """The password rules for a form: each with the name of its check for the script."""
+        accounts = self._services.accounts
+        return {
+            "items": list(zip(accounts.password_rule_checks, accounts.password_rules, strict=True)),
+            "min": self._settings.password_min_length,
+            "max": MAX_PASSWORD_LENGTH,
+        }
 
     async def _who(self, request: Request) -> tuple[Session, Account] | None:
         try:

@@ -2,62 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
-
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from portcullis.core.errors import InvalidCredentials
-from portcullis.core.models import (
-    AccessToken,
-    Account,
-    IssuedAccessToken,
-    LinkTarget,
-    Registration,
-    Session,
-    TokenScope,
-)
+from portcullis.core.models import LinkTarget, Registration
 from portcullis.http.common import client_of, status_of
 from portcullis.http.gateway_paths import ReturnAddresses
+from portcullis.locale import N_
 from portcullis.services import Services
+from portcullis.web.field_errors import by_field, details_checks, email_checks, password_checks
 from portcullis.web.forms import FORM_ERRORS, SESSION_COOKIE, Form, FormPages, see_other
-from portcullis.web.mailed_links import MailedLinkPages
+from portcullis.web.mailed_links import ACTIVATE, MailedLinkPages
+from portcullis.web.profile import ProfilePages
 from portcullis.web.render import PREFIX, STATIC, Renderer
 from portcullis.web.words import problems_of
 
 # The mailed links of the built-in "default" instance land on these pages.
-ACTIVATE = LinkTarget("default", "activate")
 RESET = LinkTarget("default", "password/reset")
 # What the sign-in page says after a redirect, by the ``done`` parameter.
 NOTICES = {
-    "signed-out": "You are signed out.",
-    "signed-out-everywhere": "You are signed out everywhere: every session of your account ended.",
-    "password-set": "Your new password is set. You were signed out everywhere; please sign in.",
-    "password-changed": "Your password is changed. You were signed out everywhere; "
-    "please sign in with the new password.",
+    "signed-out": N_("You are signed out."),
+    "signed-out-everywhere": N_(
+        "You are signed out everywhere: every session of your account ended."
+    ),
+    "password-set": N_("Your new password is set. You were signed out everywhere; please sign in."),
+    "password-changed": N_(
+        "Your password is changed. You were signed out everywhere; "
+        "please sign in with the new password."
+    ),
+    "account-deleted": N_(
+        "Your account is deleted and every session of it ended. A notice went to its address."
+    ),
 }
 REGISTER_FIELDS = ("email", "name", "orcid", "username")
 CAPTCHA_FIELDS = ("g-recaptcha-response", "h-captcha-response", "cf-turnstile-response")
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _session_row(session: Session, current: Session) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "current": session.id == current.id,
-        "address": session.client_address or "an unknown address",
-        "browser": (session.user_agent or "an unknown browser")[:120],
-        "started": _when(session.created_at),
-        "seen": _when(session.last_seen_at),
-        "opened_by": session.opened_by,
-    }
 
 
 class AccountPages(FormPages):
@@ -65,12 +45,16 @@ class AccountPages(FormPages):
         self.renderer = Renderer(services.settings)
         super().__init__(services, self.renderer)
         self._mailed_links = MailedLinkPages(services, self.renderer)
+        self._profile = ProfilePages(services, self.renderer)
         settings = services.settings
         self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
         return [
+            # The site's root and icon, for a person who types only the host name.
+            Route("/", self.root, methods=get),
+            Route("/favicon.ico", self.favicon, methods=get),
             Route(PREFIX, self.home, methods=get),
             Route(PREFIX + "/", self.home, methods=get),
             Route(PREFIX + "/theme.css", self.theme, methods=get),
@@ -85,17 +69,21 @@ class AccountPages(FormPages):
             Route(PREFIX + "/password/forgot", self.forgot_form, methods=get),
             Route(PREFIX + "/password/forgot", self._post(self.forgot), methods=post),
             Route(PREFIX + "/password/forgot/check-mail", self.forgot_sent, methods=get),
-            Route(PREFIX + "/profile", self.profile, methods=get),
-            Route(PREFIX + "/profile/password", self._post(self.change_password), methods=post),
-            Route(PREFIX + "/sessions/end-all", self._post(self.end_all), methods=post),
-            Route(PREFIX + "/sessions/{session_id}/end", self._post(self.end_one), methods=post),
-            Route(PREFIX + "/tokens", self._post(self.make_token), methods=post),
-            Route(
-                PREFIX + "/tokens/{token_id}/revoke", self._post(self.revoke_token), methods=post
-            ),
+            *self._profile.routes(),
         ]
 
     # --- pages --------------------------------------------------------------------
+
+    async def root(self, request: Request) -> Response:
+        # The session cookie is sent under /account only: the pages there decide.
+        return see_other("/")
+
+    async def favicon(self, request: Request) -> Response:
+        return FileResponse(
+            STATIC / "favicon.ico",
+            media_type="image/x-icon",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     async def home(self, request: Request) -> Response:
         return see_other("/profile" if await self._who(request) else "/signin")
@@ -139,7 +127,7 @@ class AccountPages(FormPages):
             "register.html",
             values=dict.fromkeys(REGISTER_FIELDS, ""),
             problems=[],
-            rules=self._services.accounts.password_rules,
+            rules=self._rules(),
         )
 
     async def register(self, request: Request, form: Form) -> Response:
@@ -156,13 +144,26 @@ class AccountPages(FormPages):
             )
         except FORM_ERRORS as error:
             values = {k: form.get(k, "") for k in REGISTER_FIELDS}
+            problems = problems_of(error)
+            checks = {
+                **details_checks(form),
+                **email_checks("email", form),
+                **password_checks(
+                    self._services.accounts,
+                    "password",
+                    registration.password,
+                    registration.email,
+                    registration.username,
+                ),
+            }
             return self._page(
                 request,
                 "register.html",
                 status_of(error),
                 values=values,
-                problems=problems_of(error),
-                rules=self._services.accounts.password_rules,
+                problems=problems,
+                errors=by_field(problems, checks),
+                rules=self._rules(),
             )
         return see_other("/register/check-mail")
 
@@ -179,130 +180,11 @@ class AccountPages(FormPages):
                 email, RESET, _captcha(form), client_of(request)
             )
         except FORM_ERRORS as error:
-            return self._page(
-                request, "forgot.html", status_of(error), email=email, problems=problems_of(error)
-            )
+            return self._email_refused(request, "forgot.html", form, error)
         return see_other("/password/forgot/check-mail")
 
     async def forgot_sent(self, request: Request) -> Response:
         return self._page(request, "check_mail.html", reason="forgot")
-
-    async def profile(self, request: Request) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        return await self._profile_page(request, *who)
-
-    async def _profile_page(
-        self,
-        request: Request,
-        current: Session,
-        account: Account,
-        status_code: int = 200,
-        problems: Sequence[str] = (),
-        new_token: IssuedAccessToken | None = None,
-    ) -> Response:
-        sessions = await self._services.sessions.list(account.id)
-        tokens = await self._services.tokens.list(account.id)
-        rows = [
-            _session_row(s, current)
-            for s in sorted(
-                sessions, key=lambda s: (s.id != current.id, -s.last_seen_at.timestamp())
-            )
-        ]
-        return self._page(
-            request,
-            "profile.html",
-            status_code,
-            signed_in=True,
-            account=account,
-            sessions=rows,
-            tokens=[token_row(t) for t in tokens],
-            new_token=new_token.token if new_token else None,
-            max_days=self._services.tokens.max_lifetime.days,
-            problems=problems,
-            rules=self._services.accounts.password_rules,
-            notice=NOTICES_OF_PROFILE.get(request.query_params.get("done", "")),
-        )
-
-    async def change_password(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        try:
-            await self._services.accounts.change_password(
-                who[1],
-                form.get("current_password", ""),
-                form.get("new_password", ""),
-                client_of(request),
-            )
-        except FORM_ERRORS as error:
-            problems = problems_of(error)
-            if isinstance(error, InvalidCredentials):
-                problems = ["The current password is wrong."]
-            return await self._profile_page(request, *who, status_of(error), problems)
-        return self._signed_out(see_other("/signin?done=password-changed"))
-
-    async def end_one(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        session_id = request.path_params["session_id"]
-        await self._services.sessions.close_one(who[1], session_id, client_of(request))
-        if session_id == who[0].id:
-            return self._signed_out(see_other("/signin?done=signed-out"))
-        return see_other("/profile?done=session-ended")
-
-    async def make_token(self, request: Request, form: Form) -> Response:
-        """The new token is shown on this one answer only: it is never stored."""
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        try:
-            scope = TokenScope(form.get("scope", "read"))
-            days = form.get("days", "").strip()
-            lifetime = timedelta(days=int(days)) if days.isascii() and days.isdigit() else None
-            issued = await self._services.tokens.create(
-                who[1], form.get("name", ""), scope, lifetime, client_of(request)
-            )
-        except ValueError:
-            problems: Sequence[str] = ["Choose the read or full scope."]
-            return await self._profile_page(request, *who, 400, problems)
-        except FORM_ERRORS as error:
-            return await self._profile_page(request, *who, status_of(error), problems_of(error))
-        return await self._profile_page(request, *who, new_token=issued)
-
-    async def revoke_token(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is None:
-            return self._signed_out(see_other("/signin"))
-        await self._services.tokens.revoke(
-            who[1], request.path_params["token_id"], client_of(request)
-        )
-        return see_other("/profile?done=token-revoked")
-
-    async def end_all(self, request: Request, form: Form) -> Response:
-        who = await self._who(request)
-        if who is not None:
-            await self._services.sessions.close_all(who[1], client_of(request))
-        return self._signed_out(see_other("/signin?done=signed-out-everywhere"))
-
-
-NOTICES_OF_PROFILE = {
-    "session-ended": "That session has ended.",
-    "token-revoked": "That token is revoked.",
-}
-
-
-def token_row(token: AccessToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "scope": token.scope.value,
-        "made": _when(token.created_at),
-        "expires": _when(token.expires_at),
-        "used": _when(token.last_used_at) if token.last_used_at else "never",
-    }
 
 
 def _captcha(form: Form) -> str | None:

@@ -11,10 +11,25 @@ from portcullis.core.errors import (
     TooManyAttempts,
     Unavailable,
 )
+from portcullis.locale import N_
 
-USED_LINK = (
+USED_LINK = N_(
     "This link has already been used or has expired. Links in our mails work once, "
     "for a limited time."
+)
+
+
+# Words of the core that the pages show often, marked here for the catalogues (the core
+# keeps to plain English and knows no languages); the rest stay English.
+CORE_WORDS = (
+    N_("Not one of the passwords common in lists of breached passwords."),
+    N_("Not one character repeated."),
+    N_("Not containing your e-mail name or username."),
+    N_("The password is too common: it appears in lists of breached passwords."),
+    N_("The password must not be one character repeated."),
+    N_("The password must not contain your e-mail name or username."),
+    N_("The username is already taken"),
+    N_("The provided email is not valid"),
 )
 
 
@@ -30,16 +45,16 @@ def problems_of(error: PortcullisError) -> list[str]:
     if isinstance(error, InvalidInput):
         return list(error.problems) or [error.message]
     if isinstance(error, InvalidCredentials):
-        return ["The e-mail address, username or password is wrong."]
+        return [N_("The e-mail address, username or password is wrong.")]
     if isinstance(error, TooManyAttempts):
         return [
             "Too many attempts: sign-in is locked for now. "
             f"Please try again in {wait_words(error.retry_after)}."
         ]
     if isinstance(error, CaptchaFailed):
-        return ["Please complete the check that you are not a robot, then try again."]
+        return [N_("Please complete the check that you are not a robot, then try again.")]
     if isinstance(error, InvalidKey):
         return [USED_LINK]
     if isinstance(error, Unavailable):
-        return ["The service is briefly unavailable. Please try again in a minute."]
+        return [N_("The service is briefly unavailable. Please try again in a minute.")]
     return [error.message]
