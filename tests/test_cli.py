@@ -47,6 +47,7 @@ COMMANDS = [
             "revoke",
             "deactivate",
             "reactivate",
+            "delete",
             "promote",
             "demote",
             "set-email",
@@ -299,6 +300,20 @@ class TestAccountCommands:
         assert table.returncode == 0, table.stderr
         assert table.stdout == "ID\tCREATED\tLAST_ACTIVE\tADDRESS\tUSER_AGENT\n"
         assert run_cli(env, "user", "sessions", "ann@example.org", "--json").stdout == ""
+
+    def test_delete_ends_the_account_and_keeps_its_audit(self, env: dict[str, str]) -> None:
+        refused = run_cli(env, "user", "delete", "bob@example.org")  # no terminal, no --yes
+        assert refused.returncode == 1
+        assert refused.stderr == "error: no terminal to confirm the deletion: pass --yes\n"
+        assert "bob@example.org" in self.listed(env)
+        deleted = run_cli(env, "user", "delete", "bob@example.org", "--yes")
+        assert deleted.returncode == 0, deleted.stderr
+        assert "bob@example.org" not in self.listed(env)
+        kept = run_cli(env, "audit", "--user", "bob@example.org", "--json").stdout
+        kinds = [json.loads(line)["kind"] for line in kept.splitlines()]
+        assert "account_deleted" in kinds and "admin_action" in kinds
+        again = run_cli(env, "user", "delete", "bob@example.org", "--yes")
+        assert again.returncode == 1
 
     def test_unknown_account_is_one_line(self, env: dict[str, str]) -> None:
         for command in ("reactivate", "promote", "demote"):

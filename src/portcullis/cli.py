@@ -532,6 +532,25 @@ def user_reactivate(email: EMAIL) -> None:
     typer.echo(f"reactivated {account.email}")
 
 
+@users.command("delete")
+def user_delete(
+    email: EMAIL,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask: delete at once.")] = False,
+) -> None:
+    """Delete an account: its sessions, tokens and keys go; the audit keeps its events;
+    the address is told."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise _fail("no terminal to confirm the deletion: pass --yes")
+        typer.confirm(f"Delete {email} and everything it holds?", abort=True)
+
+    async def delete(services: Services) -> None:
+        await services.deletion.delete_by_operator(await services.admin.find(email))
+
+    _run(delete)
+    typer.echo(f"deleted {email}; the audit keeps its events")
+
+
 @users.command("promote")
 def user_promote(email: EMAIL) -> None:
     """Make an account a superuser."""

@@ -14,8 +14,9 @@ from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
 async def remove_account(uow: UnitOfWork, account_id: int) -> None:
-    """Delete the account, its sessions and its keys, in the caller's transaction."""
+    """Delete the account, its sessions, tokens and keys, in the caller's transaction."""
     await uow.sessions.remove_all(account_id)
+    await uow.tokens.remove_all(account_id)
     await uow.keys.remove_all(account_id, tuple(KeyPurpose))
     await uow.accounts.remove(account_id)
 
@@ -37,11 +38,19 @@ class AccountDeletion:
         password (nothing is deleted then).
         """
         await self._accounts.confirm_password(account, password, client)
+        await self._delete(account, client, "by_owner")
+
+    async def delete_by_operator(self, account: Account) -> None:
+        """Delete an account on the operator's word (the CLI): no password is asked, and
+        the address is told as when its owner deletes it."""
+        await self._delete(account, None, "by_operator")
+
+    async def _delete(self, account: Account, client: Client | None, how: str) -> None:
         async with self._uow() as uow:
             await remove_account(uow, account.id)
             notice = Notice("account_deleted", account.email, {"name": account.full_name})
             await uow.outbox.add(notice, self._clock.now())
             event = self._audit.event(
-                AuditKind.ACCOUNT_DELETED, client, account=account, detail="by_owner"
+                AuditKind.ACCOUNT_DELETED, client, account=account, detail=how
             )
             await self._audit.write(uow, event)
