@@ -117,9 +117,11 @@ def run_in_terminal(
     answered = 0  # how much of ``shown`` came before the last answer
     answers = list(typed)
     deadline = time.monotonic() + timeout
+    # poll, not select: late in a long run the pty's number can pass select's 1024.
+    watch = select.poll()
+    watch.register(master, select.POLLIN)
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
+        if watch.poll(100):
             try:
                 chunk = os.read(master, 4096)
             except OSError:  # EIO: the command ended and closed the terminal

@@ -74,6 +74,8 @@ class TestMaking:
             {"name": "ok", "scope": "admin"},
             {"name": "ok", "expiresInDays": 0},
             {"name": "ok", "expiresInDays": "soon"},
+            {"name": "ok", "expiresInDays": 45513203361},  # past what a timedelta holds
+            {"name": "ok", "expiresInDays": -(10**12)},
             {"name": ["not", "text"]},
             {},
         ],

@@ -95,7 +95,7 @@ class AccessTokens:
         token = prefix + secrets.token_urlsafe(TOKEN_BYTES)
         now = self._clock.now()
         stored = AccessToken(
-            id=secrets.token_urlsafe(12),
+            id=secrets.token_hex(12),  # never starts with "-", so a command line takes it
             account_id=account.id,
             kind=kind,
             name=token_name(name),

@@ -65,7 +65,11 @@ def service_view(account: Account) -> dict[str, Any]:
 
 
 def lifetime_of(days: int | None) -> timedelta | None:
-    return timedelta(days=days) if days is not None else None
+    """``days`` as a lifetime, held within what a timedelta holds (the fuzzer sent 45
+    billion): the core then refuses any lifetime beyond the configured longest."""
+    if days is None:
+        return None
+    return timedelta(days=max(-timedelta.max.days, min(days, timedelta.max.days)))
 
 
 class BioStudiesTokensApi:
