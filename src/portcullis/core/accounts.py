@@ -20,7 +20,7 @@ from portcullis.core.errors import (
     PasswordRejected,
     TooManyAttempts,
 )
-from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
+from portcullis.core.keys import PASSWORD_KEYS, Keys, Links, mailed_key_values
 from portcullis.core.lockout import Lockout
 from portcullis.core.models import (
     Account,
@@ -590,14 +590,5 @@ class Accounts:
     async def _mail_key(
         self, uow: UnitOfWork, account: Account, kind: str, target: LinkTarget, key: str
     ) -> None:
-        uid = self._keys.account_handle(account.id)
-        link = self._links.build(target, key, uid)
-        minutes = max(1, int(self._keys.lifetime(KEY_OF_MAIL[kind]).total_seconds() // 60))
-        values = {
-            "name": account.full_name,
-            "link": link,
-            "key": key,
-            "uid": uid,
-            "lifetime_minutes": str(minutes),
-        }
+        values = mailed_key_values(self._keys, self._links, account, target, key, KEY_OF_MAIL[kind])
         await uow.outbox.add(Notice(kind, account.email, values), self._clock.now())

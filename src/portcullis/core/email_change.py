@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import AddressTaken, DuplicateAccount, InvalidInput
-from portcullis.core.keys import PASSWORD_KEYS, Keys, Links
+from portcullis.core.keys import PASSWORD_KEYS, Keys, Links, mailed_key_values
 from portcullis.core.models import (
     Account,
     AuditKind,
@@ -63,13 +63,9 @@ class EmailChanges:
         await self._limiter.hit("mail", f"email-change:{account.id}")
         async with self._uow() as uow:
             key = await self._keys.issue(uow, account.id, KeyPurpose.EMAIL_CHANGE, email)
-            uid = self._keys.account_handle(account.id)
-            values = {
-                "name": account.full_name,
-                "link": self._links.build(target, key, uid),
-                "key": key,
-                "uid": uid,
-            }
+            values = mailed_key_values(
+                self._keys, self._links, account, target, key, KeyPurpose.EMAIL_CHANGE
+            )
             await uow.outbox.add(Notice("email_change", email, values), self._clock.now())
             event = self._audit.event(
                 AuditKind.EMAIL_CHANGED, client, account=account, subject=email, detail="requested"

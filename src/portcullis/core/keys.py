@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from portcullis.core.errors import InvalidInput, UnknownInstance
-from portcullis.core.models import KeyPurpose, LinkTarget, UsedKey
+from portcullis.core.models import Account, KeyPurpose, LinkTarget, UsedKey
 from portcullis.core.ports import Clock, UnitOfWork
 from portcullis.core.tokens import Hasher, new_key
 
@@ -141,3 +141,19 @@ class Keys:
         if not key or len(key) > MAX_KEY_LENGTH:
             return None
         return await uow.keys.peek(self._hasher.key_hash(key), purposes, self._clock.now())
+
+
+def mailed_key_values(
+    keys: Keys, links: Links, account: Account, target: LinkTarget, key: str, purpose: KeyPurpose
+) -> dict[str, str]:
+    """What a mail carrying ``key`` shows: the link to ``target``, the key, the account's
+    handle and name, and how long the key lasts. Raises UnknownInstance, InvalidInput."""
+    uid = keys.account_handle(account.id)
+    minutes = max(1, int(keys.lifetime(purpose).total_seconds() // 60))
+    return {
+        "name": account.full_name,
+        "link": links.build(target, key, uid),
+        "key": key,
+        "uid": uid,
+        "lifetime_minutes": str(minutes),
+    }
