@@ -37,7 +37,9 @@ from portcullis.http.guards import (
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.http.trackhub_account import TrackHubAccountApi
+from portcullis.observability.access_lines import AccessLines
 from portcullis.observability.endpoint import MetricsEndpoint
+from portcullis.observability.logs import resolved_format
 from portcullis.observability.requests import Observed, RouteTemplates
 from portcullis.services import Services, build_services
 from portcullis.storage.redaction import redact_database_errors
@@ -170,7 +172,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 Observed,
                 routes=RouteTemplates(routes),
                 meters=services.meters,
-                access_log=settings.access_log,
+                access_lines=(
+                    AccessLines(resolved_format(settings.log_format))
+                    if settings.access_log
+                    else None
+                ),
             ),
             Middleware(
                 TokenCheckFirst,

@@ -61,7 +61,7 @@ def token_of(request: Request, cookie: SessionCookie) -> str | None:
 
     Raises NotAllowed when the cookie would authenticate a cross-site state change.
     """
-    sent = authorization_token(request)
+    sent = authorization_token(request.headers)
     return (
         request.headers.get("x-session-token")
         or (sent[1] if sent else None)

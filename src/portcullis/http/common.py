@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from portcullis.core.errors import InvalidInput, PortcullisError
 from portcullis.core.models import Client
@@ -65,12 +66,21 @@ def refuse_null_characters(fields: object) -> None:
 TOKEN_SCHEMES = ("token", "bearer")
 
 
-def authorization_token(request: Request) -> tuple[str, str] | None:
+def authorization_token(headers: Mapping[str, str]) -> tuple[str, str] | None:
     """The scheme (lower-cased) and token of ``Authorization: Token|Bearer <t>``, if sent."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() in TOKEN_SCHEMES and value.strip():
         return scheme.lower(), value.strip()
     return None
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """Each header's first value by its name, made in one pass: Starlette's Headers scans
+    the whole list at every lookup, and forward-auth makes nine on every request."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(scope["headers"])
+    }
 
 
 def status_of(error: PortcullisError) -> int:

@@ -12,10 +12,9 @@ send the token in X-Session-Token, which no other site can make a browser send.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from portcullis.core.errors import NotAllowed
@@ -51,7 +50,7 @@ class TrustedOrigins:
         origins = (origin_of(url) for url in (public_url, *cors_origins))
         self._origins = frozenset(origin for origin in origins if origin)
 
-    def sent(self, headers: Headers) -> bool:
+    def sent(self, headers: Mapping[str, str]) -> bool:
         """Whether the browser says the request comes from a trusted page."""
         origin = headers.get("origin")
         if origin is not None:

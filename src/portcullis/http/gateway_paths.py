@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 
 from portcullis.http.cross_site import origin_of
+
+NO_QUERY = QueryParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ def normalised_path(raw: str) -> str:
     return folded
 
 
-def original_of(headers: Headers, method: str, uri: str) -> Original:
+def original_of(headers: Mapping[str, str], method: str, uri: str) -> Original:
     """The original request from the proxy's headers; ``method``, ``uri`` otherwise."""
     forwarded_uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri") or uri
     host = headers.get("x-forwarded-host", "").split(",")[0].strip()
@@ -51,7 +53,9 @@ def original_of(headers: Headers, method: str, uri: str) -> Original:
         method=(headers.get("x-forwarded-method") or method).upper(),
         path=normalised_path(forwarded_uri),
         uri=forwarded_uri,
-        query=QueryParams(forwarded_uri.partition("?")[2].partition("#")[0]),
+        query=QueryParams(forwarded_uri.partition("?")[2].partition("#")[0])
+        if "?" in forwarded_uri
+        else NO_QUERY,
         url=url,
     )
 

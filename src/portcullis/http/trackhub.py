@@ -99,22 +99,22 @@ def basic_credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-def legacy_token_of(request: Request) -> str | None:
+def legacy_token_of(headers: Mapping[str, str]) -> str | None:
     """The Perl-era ``Auth-Token`` header, or ``auth_token`` as the registry's Python
     example sends it (requests keeps the underscore; the Perl service accepted it)."""
-    return request.headers.get("auth-token") or request.headers.get("auth_token")
+    return headers.get("auth-token") or headers.get("auth_token")
 
 
 def token_of(request: Request) -> str | None:
     """``Authorization: Token|Bearer <t>``, or the legacy token headers."""
-    sent = authorization_token(request)
-    return sent[1] if sent else legacy_token_of(request)
+    sent = authorization_token(request.headers)
+    return sent[1] if sent else legacy_token_of(request.headers)
 
 
-def matches_legacy_user(request: Request, account: Account) -> bool:
+def matches_legacy_user(headers: Mapping[str, str], account: Account) -> bool:
     """Legacy clients name the user in ``User``; it must be the token's owner."""
-    user = request.headers.get("user")
-    if user is None or legacy_token_of(request) is None:
+    user = headers.get("user")
+    if user is None or legacy_token_of(headers) is None:
         return True
     if "@" in user:
         return user.strip().lower() == account.email
@@ -175,7 +175,7 @@ class TrackHubApi:
 
     async def logout(self, request: Request) -> Response:
         session, account = await self._services.sessions.resolve(token_of(request), Use.ACCOUNT)
-        if not matches_legacy_user(request, account):
+        if not matches_legacy_user(request.headers, account):
             raise InvalidToken()
         await self._services.sessions.close_one(
             account, session.id, client_of(request), kind=AuditKind.LOGOUT

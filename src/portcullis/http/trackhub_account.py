@@ -125,7 +125,7 @@ class TrackHubAccountApi:
         if not token:
             return token_refused(NO_CREDENTIALS)
         _, account = await self._services.sessions.resolve(token, use)  # InvalidToken: 401
-        if not matches_legacy_user(request, account):
+        if not matches_legacy_user(request.headers, account):
             return token_refused()
         return account
 

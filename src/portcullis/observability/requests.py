@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 
@@ -10,6 +9,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portcullis.http.common import CLIENT_ADDRESS_KEY
+from portcullis.observability.access_lines import AccessLines
 from portcullis.observability.context import (
     REQUEST_ID_HEADER,
     RequestContext,
@@ -17,9 +17,7 @@ from portcullis.observability.context import (
     dialect_of,
     request_id_from,
 )
-from portcullis.observability.meters import Meters, fields
-
-log = logging.getLogger("portcullis.access")
+from portcullis.observability.meters import Meters
 
 UNMATCHED = "unmatched"  # every path no route takes, so a scan cannot grow the label set
 
@@ -60,11 +58,17 @@ class Observed:
     """Gives every request an id (X-Request-ID, valid or made) that each line about it
     carries and its answer returns; then counts it and writes its access line."""
 
-    def __init__(self, app: ASGIApp, routes: RouteTemplates, meters: Meters, access_log: bool):
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: RouteTemplates,
+        meters: Meters,
+        access_lines: AccessLines | None,
+    ):
         self.app = app
         self.routes = routes
         self.meters = meters
-        self.access_log = access_log
+        self.access_lines = access_lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,17 +98,10 @@ class Observed:
         route = self.routes.of(scope)
         method: str = scope["method"]
         self.meters.request(route, method, status, context.dialect, seconds)
-        if not self.access_log:
+        if self.access_lines is None:
             return
         peer = scope.get("client")
         client = scope.get(CLIENT_ADDRESS_KEY) or (peer[0] if peer else None)
-        line = fields(
-            event="request",
-            method=method,
-            route=route,
-            status=status,
-            duration_ms=round(seconds * 1000, 3),
-            client=client,
-            dialect=context.dialect,
+        self.access_lines.write(
+            method, route, status, seconds, client, context.dialect, context.request_id
         )
-        log.info("%s %s %s", method, route, status, extra=line)
