@@ -29,6 +29,7 @@ COMMANDS = [
     [],
     ["serve"],
     ["migrate"],
+    ["purge"],
     ["audit"],
     ["user"],
     ["export"],

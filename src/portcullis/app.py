@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict, astuple
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
@@ -40,6 +41,7 @@ from portcullis.http.trackhub_account import TrackHubAccountApi
 from portcullis.observability.access_lines import AccessLines
 from portcullis.observability.endpoint import MetricsEndpoint
 from portcullis.observability.logs import resolved_format
+from portcullis.observability.meters import fields
 from portcullis.observability.requests import Observed, RouteTemplates
 from portcullis.services import Services, build_services
 from portcullis.storage.redaction import redact_database_errors
@@ -252,8 +254,11 @@ async def _purge_forever(services: Services) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
         try:
-            await services.sessions.purge_expired()
-            await services.accounts.purge_expired_keys()
-            await services.tokens.purge_expired()
+            purged = await services.housekeeping.purge()
         except Exception:
-            log.exception("purging expired sessions and keys failed; will retry")
+            log.exception(
+                "purging lapsed sessions, keys, tokens and audit events failed; will retry"
+            )
+            continue
+        if any(astuple(purged)):
+            log.info(purged.summary(), extra=fields(event="purged", **asdict(purged)))

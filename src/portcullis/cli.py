@@ -300,6 +300,18 @@ def migrate() -> None:
     typer.echo(f"schema at {schema.head_revision(database)}")
 
 
+@app.command()
+def purge() -> None:
+    """Delete what has lapsed now: expired and idle sessions, expired keys and access
+    tokens, audit events older than PORTCULLIS_AUDIT_RETENTION_DAYS. serve does this
+    every ten minutes; this is for a cron job, or before a backup."""
+
+    async def purge_now(services: Services) -> str:
+        return (await services.housekeeping.purge()).summary()
+
+    typer.echo(_run(purge_now))
+
+
 def _run(action: Callable[[Services], Awaitable[T]]) -> T:
     settings = Settings()
     _existing_data_dir(settings)

@@ -24,6 +24,7 @@ from portcullis.core.audit import AuditTrail
 from portcullis.core.deletion import AccountDeletion
 from portcullis.core.email_change import EmailChanges
 from portcullis.core.folders import Folders
+from portcullis.core.housekeeping import Housekeeping
 from portcullis.core.impersonation import Impersonation
 from portcullis.core.keys import Keys, Links
 from portcullis.core.lockout import Lockout, LockoutPolicy
@@ -118,6 +119,7 @@ class Services:
     deletion: AccountDeletion
     sessions: Sessions
     tokens: AccessTokens
+    housekeeping: Housekeeping
     service_accounts: ServiceAccounts
     admin: Administration
     login: SignIn
@@ -267,6 +269,16 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
         deletion=AccountDeletion(unit_of_work, accounts, clock, audit),
         sessions=sessions,
         tokens=tokens,
+        housekeeping=Housekeeping(
+            sessions,
+            accounts,
+            tokens,
+            audit,
+            clock,
+            timedelta(days=settings.audit_retention_days)
+            if settings.audit_retention_days
+            else None,
+        ),
         service_accounts=ServiceAccounts(unit_of_work, clock, audit),
         admin=Administration(
             unit_of_work,

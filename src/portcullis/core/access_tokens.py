@@ -162,9 +162,10 @@ class AccessTokens:
             await self._hot_path.touch_token(stored.id, now, None)
         return as_session(stored), account
 
-    async def purge_expired(self) -> int:
+    async def purge_expired(self, limit: int) -> int:
+        """Delete at most ``limit`` expired tokens; how many went."""
         async with self._uow() as uow:
-            return await uow.tokens.purge_expired(self._clock.now())
+            return await uow.tokens.purge_expired(self._clock.now(), limit)
 
 
 def as_session(token: AccessToken) -> Session:

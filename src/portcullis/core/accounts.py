@@ -552,10 +552,11 @@ class Accounts:
             self._clock.now(),
         )
 
-    async def purge_expired_keys(self) -> int:
-        """Delete one-time keys past their expiry (used ones are deleted when used)."""
+    async def purge_expired_keys(self, limit: int) -> int:
+        """Delete at most ``limit`` one-time keys past their expiry (used ones are deleted
+        when used); how many went."""
         async with self._uow() as uow:
-            return await uow.keys.purge_expired(self._clock.now())
+            return await uow.keys.purge_expired(self._clock.now(), limit)
 
     # --- helpers ------------------------------------------------------------------
 

@@ -53,6 +53,11 @@ class AuditTrail:
         """Record ``event`` in the caller's transaction: it stands or falls with the change."""
         await uow.audit.add(event)
 
+    async def purge_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most ``limit`` events from before ``cutoff``; how many went."""
+        async with self._uow() as uow:
+            return await uow.audit.purge_before(cutoff, limit)
+
     async def record(self, event: AuditEvent) -> None:
         """Record ``event`` in a transaction of its own (for things that changed nothing)."""
         async with self._uow() as uow:

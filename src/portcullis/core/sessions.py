@@ -207,7 +207,8 @@ class Sessions:
         async with self._uow() as uow:
             return await uow.sessions.list(account_id)
 
-    async def purge_expired(self) -> int:
+    async def purge_expired(self, limit: int) -> int:
+        """Delete at most ``limit`` expired or idle sessions; how many went."""
         now = self._clock.now()
         async with self._uow() as uow:
-            return await uow.sessions.purge_expired(now, now - self._policy.idle)
+            return await uow.sessions.purge_expired(now, now - self._policy.idle, limit)

@@ -29,6 +29,7 @@ from portcullis.core.models import (
     UsedKey,
 )
 from portcullis.core.validation import canonical_login
+from portcullis.storage.batches import delete_some
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
 from portcullis.storage.token_store import SqlTokenStore
@@ -282,19 +283,12 @@ class SqlSessionStore:
         )
         return [session_from_row(row) for row in rows]
 
-    async def purge_expired(self, now: datetime, idle_since: datetime) -> int:
-        result = await self._db.execute(
-            delete(sessions).where(
-                or_(
-                    sessions.c.expires_at <= epoch(now),
-                    and_(
-                        sessions.c.last_seen_at <= epoch(idle_since),
-                        sessions.c.api_token == false(),
-                    ),
-                )
-            )
+    async def purge_expired(self, now: datetime, idle_since: datetime, limit: int) -> int:
+        lapsed = or_(
+            sessions.c.expires_at <= epoch(now),
+            and_(sessions.c.last_seen_at <= epoch(idle_since), sessions.c.api_token == false()),
         )
-        return result.rowcount
+        return await delete_some(self._db, sessions.c.id, lapsed, limit)
 
 
 class SqlKeyStore:
@@ -371,11 +365,9 @@ class SqlKeyStore:
         )
         return result.rowcount
 
-    async def purge_expired(self, now: datetime) -> int:
-        result = await self._db.execute(
-            delete(one_time_keys).where(one_time_keys.c.expires_at <= epoch(now))
-        )
-        return result.rowcount
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        lapsed = one_time_keys.c.expires_at <= epoch(now)
+        return await delete_some(self._db, one_time_keys.c.key_hash, lapsed, limit)
 
 
 class SqlOutbox:
@@ -414,6 +406,9 @@ class SqlAuditStore:
                 "user_agent": event.user_agent,
             },
         )
+
+    async def purge_before(self, cutoff: datetime, limit: int) -> int:
+        return await delete_some(self._db, audit_log.c.id, audit_log.c.at < epoch(cutoff), limit)
 
     async def list(
         self, account_id: int | None, since: datetime | None, limit: int

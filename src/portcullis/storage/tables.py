@@ -85,6 +85,8 @@ sessions = Table(
     # An imported API token: ended by its lifetime only, never for being idle.
     Column("api_token", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id"),
+    Index(None, "expires_at"),  # the purge's
+    Index(None, "last_seen_at"),  # the purge's, for idle sessions
 )
 
 # Personal and service access tokens: long-lived, named, scoped; the token itself is
@@ -102,6 +104,7 @@ access_tokens = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger, nullable=True),  # NULL: never used
     Index(None, "account_id"),
+    Index(None, "expires_at"),  # the purge's
 )
 
 one_time_keys = Table(
@@ -115,6 +118,7 @@ one_time_keys = Table(
     # For an e-mail change: the address the key was mailed to, taken once the key is back.
     Column("new_email", String(254), nullable=True),
     Index(None, "account_id", "purpose"),
+    Index(None, "expires_at"),  # the purge's
 )
 
 # Mail waits here, written in the same transaction as the change that causes it.
@@ -135,8 +139,9 @@ mail_outbox = Table(
     Index(None, "sent_at", "next_attempt_at"),
 )
 
-# Append-only: the service inserts and reads, nothing updates or deletes. No foreign key,
-# so the trail outlives whatever it speaks of. Never a password, token or key in here.
+# Append-only: the service inserts and reads, nothing updates; rows go only when older
+# than PORTCULLIS_AUDIT_RETENTION_DAYS. No foreign key, so the trail outlives whatever
+# it speaks of. Never a password, token or key in here.
 audit_log = Table(
     "audit_log",
     metadata,

@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portcullis.core.models import AccessToken, TokenKind, TokenScope
+from portcullis.storage.batches import delete_some
 from portcullis.storage.tables import access_tokens
 
 
@@ -83,8 +84,6 @@ class SqlTokenStore:
         )
         return result.rowcount
 
-    async def purge_expired(self, now: datetime) -> int:
-        result = await self._db.execute(
-            delete(access_tokens).where(access_tokens.c.expires_at <= _epoch(now))
-        )
-        return result.rowcount
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        lapsed = access_tokens.c.expires_at <= _epoch(now)
+        return await delete_some(self._db, access_tokens.c.id, lapsed, limit)
