@@ -38,6 +38,7 @@ from portcullis.http.guards import (
 from portcullis.http.token_check import TokenCheckFirst
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.http.trackhub_account import TrackHubAccountApi
+from portcullis.observability.access_lines import LOGGER as ACCESS_LOGGER
 from portcullis.observability.access_lines import AccessLines
 from portcullis.observability.endpoint import MetricsEndpoint
 from portcullis.observability.logs import resolved_format
@@ -174,11 +175,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 Observed,
                 routes=RouteTemplates(routes),
                 meters=services.meters,
-                access_lines=(
-                    AccessLines(resolved_format(settings.log_format))
-                    if settings.access_log
-                    else None
-                ),
+                access_lines=access_lines_of(settings),
             ),
             Middleware(
                 TokenCheckFirst,
@@ -212,6 +209,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.account_pages = pages.renderer
     return app
+
+
+def access_lines_of(settings: Settings) -> AccessLines | None:
+    """The access lines, when asked for and the access logger would write them: its
+    level (``logging`` configuration, as serve's) still decides, as for every other line."""
+    if not settings.access_log or not logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO):
+        return None
+    return AccessLines(resolved_format(settings.log_format))
 
 
 def metrics_routes(settings: Settings, services: Services) -> list[Route]:

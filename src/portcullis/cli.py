@@ -33,9 +33,9 @@ from portcullis.config import DEFAULT_INSTANCE, Settings
 from portcullis.console.access import access_commands
 from portcullis.console.tables import show
 from portcullis.console.words import database_problem, settings_problems, settings_source_problem
-from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import PortcullisError
 from portcullis.core.models import AccessType, Account, LinkTarget, Permission, StorageMode
+from portcullis.core.paging import MAX_LIMIT
 from portcullis.core.passwords import HASHING_THREAD_PREFIX
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
@@ -417,6 +417,13 @@ PASSWORD_STDIN = Annotated[
     ),
 ]
 AS_JSON = Annotated[bool, typer.Option("--json", help="One JSON object a line, no header.")]
+LIMIT = Annotated[
+    int | None,
+    typer.Option(min=1, max=MAX_LIMIT, help="Show one page of this many; unset, every one."),
+]
+CURSOR = Annotated[
+    str | None, typer.Option(help="Start where an earlier page said the next one starts.")
+]
 
 
 @users.command("add")
@@ -453,23 +460,42 @@ def user_add(
 ACCOUNT_COLUMNS = ("email", "username", "name", "status", "superuser", "verified", "tags")
 
 
+def _account_record(a: Account) -> dict[str, Any]:
+    return {
+        "email": a.email,
+        "username": a.username,
+        "name": a.full_name,
+        "status": a.status.value,
+        "superuser": a.superuser,
+        "verified": a.email_verified,
+        "tags": [_permission(p) for p in a.permissions],
+    }
+
+
 @users.command("list")
-def user_list(as_json: AS_JSON = False) -> None:
-    """List every account: e-mail, username, name, status, superuser, verified, tags."""
-    accounts = _run(lambda s: s.admin.list_users())
-    records = (
-        {
-            "email": a.email,
-            "username": a.username,
-            "name": a.full_name,
-            "status": a.status.value,
-            "superuser": a.superuser,
-            "verified": a.email_verified,
-            "tags": [_permission(p) for p in a.permissions],
-        }
-        for a in accounts
-    )
-    show(ACCOUNT_COLUMNS, records, as_json=as_json)
+def user_list(as_json: AS_JSON = False, limit: LIMIT = None, cursor: CURSOR = None) -> None:
+    """List accounts by id: e-mail, username, name, status, superuser, verified, tags."""
+
+    async def list_pages(services: Services) -> str | None:
+        # A page read a transaction and printed before the next: never every account
+        # of a large portal in memory at once.
+        header = True
+        next_page = cursor
+        while True:
+            page = await services.admin.list_users(limit or MAX_LIMIT, next_page)
+            records = (_account_record(a) for a in page.items)
+            show(ACCOUNT_COLUMNS, records, as_json=as_json, header_row=header)
+            header, next_page = False, page.next
+            if next_page is None or limit is not None:
+                return next_page
+
+    _say_next_page(_run(list_pages))
+
+
+def _say_next_page(cursor: str | None) -> None:
+    """On stderr, so a script reading stdout sees only rows."""
+    if cursor is not None:
+        typer.echo(f"more: run again with --cursor {cursor}", err=True)
 
 
 @users.command("set-password")
@@ -617,7 +643,8 @@ def audit(
     since: Annotated[
         str | None, typer.Option(help="Only events from this ISO date or date-time (UTC).")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_READ, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="At most this many.")] = 100,
+    cursor: CURSOR = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
 ) -> None:
     """Show the audit trail, newest first."""
@@ -625,8 +652,8 @@ def audit(
         start = parse_since(since)
     except PortcullisError:
         raise _fail(f"--since: not an ISO date or date-time: {since}") from None
-    events = _run(lambda s: s.audit.read(None, user, start, limit))
-    for event in events:
+    events = _run(lambda s: s.audit.read(None, user, start, limit, cursor))
+    for event in events.items:
         if as_json:
             typer.echo(orjson.dumps(audit_view(event)).decode())
         else:
@@ -639,3 +666,4 @@ def audit(
                 event.user_agent or "-",
             ]
             typer.echo("\t".join(fields))
+    _say_next_page(events.next)

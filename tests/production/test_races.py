@@ -31,7 +31,7 @@ def _accounts(settings: object) -> list[str]:
     async def run() -> list[str]:
         services = build_services(settings)  # type: ignore[arg-type]
         try:
-            return [a.email for a in await services.admin.list_users()]
+            return [a.email for a in (await services.admin.list_users()).items]
         finally:
             await services.close()
 

@@ -173,7 +173,7 @@ def audit_of(site: RunningServer) -> list[AuditEvent]:
     async def read() -> list[AuditEvent]:
         services = build_services(site.settings)
         try:
-            return list(await services.audit.read(None))
+            return list((await services.audit.read(None)).items)
         finally:
             await services.close()
 

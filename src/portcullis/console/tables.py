@@ -9,12 +9,19 @@ import orjson
 import typer
 
 
-def show(header: Sequence[str], records: Iterable[Mapping[str, Any]], *, as_json: bool) -> None:
+def show(
+    header: Sequence[str],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    as_json: bool,
+    header_row: bool = True,
+) -> None:
     """Print ``records`` (each keyed by the header's names) as a table or JSON lines.
 
     A table's cells are text, "-" for nothing; JSON keeps each value's own type.
+    ``header_row`` False continues a table printed before (its next page).
     """
-    if not as_json:
+    if header_row and not as_json:
         typer.echo("\t".join(name.upper() for name in header))
     for record in records:
         if as_json:

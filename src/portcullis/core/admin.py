@@ -25,6 +25,7 @@ from portcullis.core.models import (
     Session,
     StorageMode,
 )
+from portcullis.core.paging import DEFAULT_LIMIT, Page, bounded, page_of, row_id_of
 from portcullis.core.passwords import PasswordContext, PasswordHasher, PasswordPolicy
 from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from portcullis.core.sessions import Sessions
@@ -113,9 +114,21 @@ class Administration:
         if problems:
             raise InvalidInput(problems)
 
-    async def list_users(self) -> Sequence[Account]:
+    async def list_users(
+        self, limit: int = DEFAULT_LIMIT, cursor: str | None = None, actor: Account | None = None
+    ) -> Page[Account]:
+        """A page of accounts by id, from ``cursor`` (the previous page's ``next``) if given.
+
+        ``actor`` None is the operator's CLI. Raises NotAllowed for non-superusers,
+        InvalidInput for a cursor this service did not give.
+        """
+        if actor is not None and not actor.superuser:
+            raise NotAllowed()
+        after = row_id_of(cursor)
+        limit = bounded(limit)
         async with self._uow() as uow:
-            return await uow.accounts.list()
+            found = await uow.accounts.list(after, limit + 1)
+        return page_of([(account.id, account) for account in found], limit)
 
     async def set_password(
         self, email: str, password: str, actor: Account | None = None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from portcullis.core.errors import NotAllowed, NotFound
 from portcullis.core.models import Account, AuditEvent, AuditKind, Client
+from portcullis.core.paging import DEFAULT_LIMIT, Page, bounded, page_of, row_id_of
 from portcullis.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from portcullis.core.validation import normalise_email
 
-MAX_READ = 1000
 SUBJECT_LENGTH = 254
 USER_AGENT_LENGTH = 512
 DETAIL_LENGTH = 255
@@ -68,13 +67,16 @@ class AuditTrail:
         caller: Account | None,
         email: str | None = None,
         since: datetime | None = None,
-        limit: int = 100,
-    ) -> Sequence[AuditEvent]:
-        """The newest events, of one account if ``email`` is given, newest first.
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[AuditEvent]:
+        """A page of the newest events, of one account if ``email`` is given, newest
+        first, from ``cursor`` (the previous page's ``next``) if given.
 
         ``caller`` None is the operator's CLI. Raises NotAllowed for non-superusers,
-        NotFound for an unknown e-mail.
+        NotFound for an unknown e-mail, InvalidInput for a cursor this service did not give.
         """
+        before = row_id_of(cursor)
         if caller is not None and not caller.superuser:
             raise NotAllowed()
         async with self._uow() as uow:
@@ -84,7 +86,8 @@ class AuditTrail:
                 if account is None:
                     raise NotFound(f"No account has the e-mail address '{email}'.")
                 account_id = account.id
-            return await uow.audit.list(account_id, since, max(1, min(limit, MAX_READ)))
+            limit = bounded(limit)
+            return page_of(await uow.audit.list(account_id, since, before, limit + 1), limit)
 
 
 def _cut(text: str | None, length: int) -> str | None:

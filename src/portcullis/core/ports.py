@@ -38,7 +38,11 @@ class AccountStore(Protocol):
         """Store a new account; raises ``DuplicateAccount`` if e-mail or username is taken."""
         ...
 
-    async def list(self) -> Sequence[Account]: ...
+    async def list(self, after: int | None, limit: int) -> Sequence[Account]:
+        """``limit`` accounts by id, from the first after ``after`` if given."""
+        ...
+
+    async def service_accounts(self) -> Sequence[Account]: ...
     async def remove(self, account_id: int) -> None:
         """Delete the account's row (its sessions and keys first: they refer to it)."""
         ...
@@ -178,9 +182,10 @@ class AuditStore(Protocol):
         ...
 
     async def list(
-        self, account_id: int | None, since: datetime | None, limit: int
-    ) -> Sequence[AuditEvent]:
-        """The newest ``limit`` events (of one account if given, from ``since`` if given)."""
+        self, account_id: int | None, since: datetime | None, before: int | None, limit: int
+    ) -> Sequence[tuple[int, AuditEvent]]:
+        """The newest ``limit`` events with their row ids, newest first: of one account if
+        given, from ``since`` if given, older than row ``before`` if given."""
         ...
 
 

@@ -92,8 +92,8 @@ class Profiles:
         async with self._uow() as uow:
             stored = await uow.accounts.by_id(account.id)
             sessions = await uow.sessions.list(account.id)
-            events = await uow.audit.list(account.id, None, MAX_EXPORTED_EVENTS)
-        return AccountData(stored or account, tuple(sessions), tuple(events))
+            events = await uow.audit.list(account.id, None, None, MAX_EXPORTED_EVENTS)
+        return AccountData(stored or account, tuple(sessions), tuple(e for _, e in events))
 
 
 def _dialect_field_problems(fields: Mapping[str, DialectFields]) -> list[str]:

@@ -107,4 +107,4 @@ class ServiceAccounts:
         """Every service account. Raises NotAllowed for a non-superuser."""
         _superuser_or_operator(actor)
         async with self._uow() as uow:
-            return [account for account in await uow.accounts.list() if account.service]
+            return await uow.accounts.service_accounts()

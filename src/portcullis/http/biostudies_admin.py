@@ -1,21 +1,21 @@
 """The superusers' part of the BioStudies dialect: any account's sessions and
-permissions, and the audit trail, under /auth/admin."""
+permissions, the user list and the audit trail, under /auth/admin."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from portcullis.core.audit import MAX_READ
 from portcullis.core.errors import InvalidInput
 from portcullis.core.models import AccessType, Account
-from portcullis.http.biostudies_views import audit_view, session_view
+from portcullis.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from portcullis.http.biostudies_views import audit_view, session_view, user_record
 from portcullis.http.common import (
     client_of,
     empty_response,
@@ -40,13 +40,23 @@ def parse_since(raw: str | None) -> datetime | None:
 
 
 def parse_limit(raw: str | None) -> int:
-    """A whole number from 1 to MAX_READ, in ASCII digits. Raises InvalidInput."""
+    """A whole number from 1 to MAX_LIMIT, in ASCII digits. Raises InvalidInput."""
     if raw is None:
-        return 100
+        return DEFAULT_LIMIT
     # isdigit() alone admits digits int() refuses, such as superscripts ("²").
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_READ:
-        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_READ}"])
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_LIMIT}"])
     return int(raw)
+
+
+def page_response(request: Request, page: Page[Any], view: Callable[[Any], object]) -> Response:
+    """The page's items as the JSON list the endpoint always answered; the next page's
+    address in ``Link: <...>; rel="next"`` (RFC 8288, as GitHub's API pages), so a client
+    that reads only the body is not broken, and one that follows links gets every page."""
+    headers = dict(NO_STORE)
+    if page.next is not None:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=page.next)}>; rel="next"'
+    return json_response([view(item) for item in page.items], headers=headers)
 
 
 def _upper(value: object) -> object:
@@ -78,6 +88,7 @@ class BioStudiesAdminApi:
             Route(f"{user}/permissions", self.grant, methods=["POST"]),
             Route(f"{user}/permissions/{{access}}/{{tag}}", self.revoke, methods=["DELETE"]),
             Route("/auth/admin/audit", self.audit, methods=["GET"]),
+            Route("/auth/admin/users", self.users, methods=["GET"]),
         ]
 
     async def sessions(self, request: Request) -> Response:
@@ -130,5 +141,16 @@ class BioStudiesAdminApi:
             query.get("user") or None,
             parse_since(query.get("since")),
             parse_limit(query.get("limit")),
+            query.get("cursor"),
         )
-        return json_response([audit_view(e) for e in events], headers=NO_STORE)
+        return page_response(request, events, audit_view)
+
+    async def users(self, request: Request) -> Response:
+        """Every account, a page at a time, by id: the superuser's user list."""
+        caller = await self._caller(request)
+        query = request.query_params
+        accounts = await self._services.admin.list_users(
+            parse_limit(query.get("limit")), query.get("cursor"), actor=caller
+        )
+        folders = self._services.folders
+        return page_response(request, accounts, lambda account: user_record(account, folders))

@@ -30,6 +30,7 @@ importing = typer.Typer(
 )
 
 DRY_RUN = typer.Option("--dry-run", help="Say what would change; change nothing.")
+EXPORT_BATCH = 1000  # accounts read a transaction by export
 BATCH = typer.Option(min=1, max=10_000, help="Accounts per transaction.")
 SALT = typer.Option(
     envvar="PORTCULLIS_IMPORT_SALT",
@@ -145,9 +146,15 @@ def export(
     async def main() -> None:
         services = build_services(settings)
         try:
-            async with services.unit_of_work() as uow:
-                for account in await uow.accounts.list():
+            after: int | None = None
+            while True:  # a batch a transaction: never every account in memory at once
+                async with services.unit_of_work() as uow:
+                    batch = await uow.accounts.list(after, EXPORT_BATCH)
+                for account in batch:
                     typer.echo(portcullis.line_of(account, with_hashes))
+                if len(batch) < EXPORT_BATCH:
+                    break
+                after = batch[-1].id
         finally:
             await services.close()
 

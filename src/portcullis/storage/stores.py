@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -173,9 +173,15 @@ class SqlAccountStore:
             return "email"
         return "username"
 
-    async def list(self) -> Sequence[Account]:
-        rows = await self._db.execute(select(accounts).order_by(accounts.c.id))
-        return [account_from_row(row) for row in rows]
+    async def list(self, after: int | None, limit: int) -> Sequence[Account]:
+        query = select(accounts).order_by(accounts.c.id).limit(limit)
+        if after is not None:
+            query = query.where(accounts.c.id > after)
+        return [account_from_row(row) for row in await self._db.execute(query)]
+
+    async def service_accounts(self) -> Sequence[Account]:
+        query = select(accounts).where(accounts.c.service == true()).order_by(accounts.c.id)
+        return [account_from_row(row) for row in await self._db.execute(query)]
 
     async def remove(self, account_id: int) -> None:
         await self._db.execute(delete(accounts).where(accounts.c.id == account_id))
@@ -411,23 +417,28 @@ class SqlAuditStore:
         return await delete_some(self._db, audit_log.c.id, audit_log.c.at < epoch(cutoff), limit)
 
     async def list(
-        self, account_id: int | None, since: datetime | None, limit: int
-    ) -> Sequence[AuditEvent]:
+        self, account_id: int | None, since: datetime | None, before: int | None, limit: int
+    ) -> Sequence[tuple[int, AuditEvent]]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if account_id is not None:
             query = query.where(audit_log.c.account_id == account_id)
         if since is not None:
             query = query.where(audit_log.c.at >= epoch(since))
+        if before is not None:
+            query = query.where(audit_log.c.id < before)
         return [
-            AuditEvent(
-                kind=AuditKind(row.kind),
-                at=from_epoch(row.at),
-                account_id=row.account_id,
-                subject=row.subject,
-                detail=row.detail,
-                actor_id=row.actor_id,
-                client_address=row.client_address,
-                user_agent=row.user_agent,
+            (
+                row.id,
+                AuditEvent(
+                    kind=AuditKind(row.kind),
+                    at=from_epoch(row.at),
+                    account_id=row.account_id,
+                    subject=row.subject,
+                    detail=row.detail,
+                    actor_id=row.actor_id,
+                    client_address=row.client_address,
+                    user_agent=row.user_agent,
+                ),
             )
             for row in await self._db.execute(query)
         ]

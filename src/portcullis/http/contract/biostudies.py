@@ -144,6 +144,12 @@ SIGNED_IN = {
 EMPTY_OK = Answer("Done; the body is empty.")
 
 
+PAGES = (
+    Query("limit", "At most this many, 1 to 1000 (default 100)."),
+    Query("cursor", "Where the page starts: from the previous page's `Link` (rel=next)."),
+)
+
+
 def _op(summary: str, answers: dict[int, Answer], **rest: Any) -> Operation:
     return Operation(summary, TAG, {**COMMON, **answers}, **rest)
 
@@ -243,11 +249,16 @@ OPERATIONS |= {
     ),
     ("GET", "/auth/admin/audit"): _signed_in(
         "The audit trail, newest first (superusers)",
-        {200: Answer("Events.", list[AuditView]), **ADMIN_ANSWERS},
+        {200: Answer("A page of events.", list[AuditView], ("Link",)), **ADMIN_ANSWERS},
         query=(
             Query("user", "Only this account's events (e-mail or username)."),
             Query("since", "Only events from this ISO 8601 date or date-time (UTC)."),
-            Query("limit", "At most this many, 1 to 1000 (default 100)."),
+            *PAGES,
         ),
+    ),
+    ("GET", "/auth/admin/users"): _signed_in(
+        "Every account, by id (superusers)",
+        {200: Answer("A page of accounts.", list[UserRecord], ("Link",)), **ADMIN_ANSWERS},
+        query=PAGES,
     ),
 }

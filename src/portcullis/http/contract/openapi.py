@@ -71,6 +71,10 @@ HEADERS = {
         "description": 'The challenge: `Token`, or `Basic realm="api"` for Basic clients.',
         "schema": {"type": "string"},
     },
+    "Link": {
+        "description": 'The next page: `<address>; rel="next"`, absent on the last page.',
+        "schema": {"type": "string"},
+    },
     "Location": {
         "description": "The sign-in page, with `next` naming where to come back to.",
         "schema": {"type": "string"},
