@@ -12,9 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from portcullis.config import Settings
-from portcullis.locale import HERE, choose
+from portcullis.core.errors import ALREADY_REGISTERED
+from portcullis.core.passwords import TOO_LONG, TOO_SHORT
+from portcullis.core.signin import LONG_LOGIN
+from portcullis.core.validation import NAME_TOO_LONG, USERNAME_SHAPE
+from portcullis.locale import DEFAULT, HERE, LANGUAGES, choose, translations
 from tests.support import PASSWORD, RunningServer, add_account
 from tests.web.conftest import SiteFactory, sign_in, submit
+from tests.web.test_field_errors import error_of
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
 
@@ -52,6 +57,79 @@ def test_problems_notices_and_error_pages_are_translated(site: RunningServer) ->
     assert "E-Mail-Adresse, Benutzername oder Passwort ist falsch." in wrong.text
     assert "Seite nicht gefunden" in missing.text
     assert "Sie sind abgemeldet." in told.text
+
+
+def summary_of(page: str) -> str:
+    return page.split('id="problems"')[1].split("</div>")[0]
+
+
+def test_the_cores_problems_are_said_in_german_beside_the_field_and_above(
+    site: RunningServer,
+) -> None:
+    with site.client(headers=GERMAN) as client:
+        page = submit(
+            client,
+            "/account/register",
+            name="Ada Lovelace",
+            email="ada@example.org",
+            username="ada lovelace",
+            password="kurz",
+        ).text
+    short = "Das Passwort muss mindestens 8 Zeichen lang sein."
+    shape = "Der Benutzername darf nur Buchstaben, Ziffern und . _ + - enthalten (höchstens 150)"
+    assert short in error_of(page, "password") and shape in error_of(page, "username")
+    assert f'<a href="#password">{short}</a>' in summary_of(page)
+    assert f'<a href="#username">{shape}</a>' in summary_of(page)
+    assert "at least" not in page and "may hold only" not in page
+
+
+def test_a_refused_sign_in_and_its_lockout_are_said_in_german(make_site: SiteFactory) -> None:
+    site = make_site(login_lockout_threshold=1, login_lockout_base_seconds=600)
+    add_account(site.settings, "ada@example.org")
+    with site.client(headers=GERMAN) as client:
+        wrong = submit(client, "/account/signin", login="ada@example.org", password="nope").text
+        held = submit(client, "/account/signin", login="ada@example.org", password="nope").text
+    assert "E-Mail-Adresse, Benutzername oder Passwort ist falsch." in summary_of(wrong)
+    assert (
+        "Zu viele Versuche: Die Anmeldung ist vorerst gesperrt. "
+        "Bitte versuchen Sie es in 10 Minuten erneut."
+    ) in summary_of(held)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [TOO_SHORT, TOO_LONG, NAME_TOO_LONG, USERNAME_SHAPE, ALREADY_REGISTERED, LONG_LOGIN.template],
+)
+def test_each_template_of_the_core_the_pages_show_is_translated(template: str) -> None:
+    for language in LANGUAGES:
+        if language != DEFAULT:
+            assert translations(language).gettext(template) != template, (language, template)
+
+
+TWICE_SHORT = {"password": "kurz", "password2": "kurz"}
+ACTIVATE = {"instanceKey": "portal", "path": "activate"}
+
+
+def test_the_apis_say_the_cores_problems_in_english_to_a_german_client(
+    make_site: SiteFactory,
+) -> None:
+    site = make_site(instances={"portal": "https://portal.example/{key}"})
+    body = {"name": "Ada", "email": "ada@example.org", "password": "kurz", **ACTIVATE}
+    with site.client(headers=GERMAN) as client:
+        biostudies = client.post("/auth/register", json=body)
+        trackhub = client.post(
+            "/api/user/register",
+            data={"email": "ada@example.org", "username": "ada lovelace", **TWICE_SHORT},
+        )
+    assert biostudies.content == (
+        b'{"status":"FAIL","log":{"level":"ERROR","message":"Form Validation Errors",'
+        b'"subnodes":[{"level":"ERROR","message":'
+        b'"The password must be at least 8 characters long.","subnodes":[]}]}}'
+    )
+    assert trackhub.content == (
+        b'{"username":["The username may hold only letters, digits and . _ + - (at most 150)"],'
+        b'"password":["The password must be at least 8 characters long."]}'
+    )
 
 
 def test_text_from_elsewhere_is_still_escaped_when_translated(site: RunningServer) -> None:

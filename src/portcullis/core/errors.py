@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+class Problem(str):
+    """One reason a request was refused: its English text, which every API sends as is,
+    keeping the template and values it was made from, so that the pages can say it in
+    the reader's language. It compares, hashes and serialises as that text."""
+
+    template: str
+    values: Mapping[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Problem:
+        problem = super().__new__(cls, template.format(**values))
+        problem.template = template
+        problem.values = values
+        return problem
+
 
 class PortcullisError(Exception):
     """Base of every error the core raises on purpose."""
@@ -16,7 +33,8 @@ class PortcullisError(Exception):
 
 
 class InvalidInput(PortcullisError):
-    """The request's values are unusable; ``problems`` lists every reason at once."""
+    """The request's values are unusable; ``problems`` lists every reason at once, each
+    plain text or, where it has values in it, a ``Problem``."""
 
     code = "invalid_input"
     message = "Form Validation Errors"
@@ -67,13 +85,16 @@ class UnknownInstance(PortcullisError):
     message = "The provided instance key is not valid."
 
 
+ALREADY_REGISTERED = "There is a user already registered with the email address '{email}'."
+
+
 class AlreadyRegistered(PortcullisError):
     """Only raised when the operator chose to reveal existing registrations."""
 
     code = "already_registered"
 
     def __init__(self, email: str) -> None:
-        super().__init__(f"There is a user already registered with the email address '{email}'.")
+        super().__init__(Problem(ALREADY_REGISTERED, email=email))
 
 
 class CaptchaFailed(PortcullisError):

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portcullis.core.errors import Problem
 from portcullis.core.ports import Instruments, Unobserved
 
 MAX_PASSWORD_LENGTH = 1024
@@ -323,6 +324,9 @@ class PasswordHasher:
 
 Validator = Callable[[str, "PasswordContext"], Iterable[str]]
 
+TOO_SHORT = "The password must be at least {length} characters long."
+TOO_LONG = "The password must be at most {length} characters long."
+
 
 @dataclass(frozen=True, slots=True)
 class PasswordContext:
@@ -333,14 +337,14 @@ class PasswordContext:
 def minimum_length(length: int) -> Validator:
     def check(password: str, _: PasswordContext) -> Iterable[str]:
         if len(password) < length:
-            yield f"The password must be at least {length} characters long."
+            yield Problem(TOO_SHORT, length=length)
 
     return check
 
 
 def maximum_length(password: str, _: PasswordContext) -> Iterable[str]:
     if len(password) > MAX_PASSWORD_LENGTH:
-        yield f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
+        yield Problem(TOO_LONG, length=MAX_PASSWORD_LENGTH)
 
 
 @functools.cache

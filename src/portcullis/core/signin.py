@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from portcullis.core.accounts import Accounts
 from portcullis.core.audit import AuditTrail
-from portcullis.core.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from portcullis.core.errors import InvalidCredentials, InvalidInput, Problem, TooManyAttempts
 from portcullis.core.lockout import Lockout
 from portcullis.core.models import AuditKind, Client, IssuedSession
 from portcullis.core.ports import Instruments, Unobserved
 from portcullis.core.sessions import Sessions
 from portcullis.core.validation import MAX_LOGIN_LENGTH
 
-LONG_LOGIN = f"The login name must be at most {MAX_LOGIN_LENGTH} characters"
+LONG_LOGIN = Problem("The login name must be at most {length} characters", length=MAX_LOGIN_LENGTH)
 
 
 def refuse_long_login(login: str) -> None:

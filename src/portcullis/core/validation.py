@@ -30,12 +30,19 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
+from portcullis.core.errors import Problem
+
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 255
 MAX_USERNAME_LENGTH = 150
 MAX_LOGIN_LENGTH = 254
 MAX_TAG_LENGTH = 128
 MAX_TAGS = 100
+
+# Problems with a value in them, kept as templates for the pages to translate.
+NAME_TOO_LONG = "The name must be at most {length} characters, without control ones"
+USERNAME_SHAPE = "The username may hold only letters, digits and . _ + - (at most {length})"
+TAG_SHAPE = "The tag must be at most {length} printable characters, without commas"
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.+-]+")
 _ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
@@ -97,7 +104,7 @@ def name_problems(full_name: str) -> list[str]:
     if not full_name.strip():
         return ["The name must not be empty"]
     if len(full_name.strip()) > MAX_NAME_LENGTH or has_control_characters(full_name):
-        return [f"The name must be at most {MAX_NAME_LENGTH} characters, without control ones"]
+        return [Problem(NAME_TOO_LONG, length=MAX_NAME_LENGTH)]
     return []
 
 
@@ -106,10 +113,7 @@ def username_problems(username: str | None) -> list[str]:
         return []
     # fullmatch, not match with "$": "$" also matches before a final line feed.
     if len(username) > MAX_USERNAME_LENGTH or not _USERNAME.fullmatch(username):
-        return [
-            f"The username may hold only letters, digits and . _ + - "
-            f"(at most {MAX_USERNAME_LENGTH})"
-        ]
+        return [Problem(USERNAME_SHAPE, length=MAX_USERNAME_LENGTH)]
     return []
 
 
@@ -124,5 +128,5 @@ def tag_problems(tag: str) -> list[str]:
     if not tag:
         return ["The tag must not be empty"]
     if len(tag) > MAX_TAG_LENGTH or not tag.isprintable() or "," in tag:
-        return [f"The tag must be at most {MAX_TAG_LENGTH} printable characters, without commas"]
+        return [Problem(TAG_SHAPE, length=MAX_TAG_LENGTH)]
     return []

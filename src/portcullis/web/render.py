@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from portcullis.config import Settings
 from portcullis.core.errors import PortcullisError, TooManyAttempts
 from portcullis.http.common import status_of
 from portcullis.locale import DEFAULT, LANGUAGES, N_, choose, translations
-from portcullis.web.words import problems_of
+from portcullis.web.words import problems_of, translated
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -97,7 +98,7 @@ class Renderer:
         env.globals["lang"] = language
         # For text made elsewhere (a notice, a problem): translated, then escaped as any
         # value is. Jinja's own _() would mark the text safe, and such text may hold input.
-        env.filters["t"] = translations(language).gettext
+        env.filters["t"] = functools.partial(translated, translations=translations(language))
         return env
 
     def language_for(self, scope: Scope) -> str:
@@ -157,7 +158,10 @@ def problem_page(scope: Scope, problem: PortcullisError) -> Response:
     headers = (
         {"Retry-After": str(problem.retry_after)} if isinstance(problem, TooManyAttempts) else {}
     )
-    return error_page(scope, " ".join(problems_of(problem)), status_of(problem), **headers)
+    problems = problems_of(problem)
+    # One problem stays itself, so that the page can still translate a Problem.
+    message = problems[0] if len(problems) == 1 else " ".join(problems)
+    return error_page(scope, message, status_of(problem), **headers)
 
 
 def error_page(scope: Scope, message: str, status_code: int, **headers: str) -> Response:
