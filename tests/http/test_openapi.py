@@ -177,3 +177,23 @@ def test_each_body_is_described_by_the_model_its_handler_parses(
         name = body["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
         assert name in {model.__name__ for model in validated}, (method, path, answer.text)
     assert len(bodied) > 30
+
+
+def test_each_sign_in_links_to_what_its_token_opens(documented: RunningServer) -> None:
+    paths = document_of(documented)["paths"]
+    operations = {
+        described["operationId"] for methods in paths.values() for described in methods.values()
+    }
+    links = {
+        (path, method, name): link
+        for path, methods in paths.items()
+        for method, described in methods.items()
+        for answer in described["responses"].values()
+        for name, link in answer.get("links", {}).items()
+    }
+    assert {link["operationId"] for link in links.values()} <= operations
+    login = links[("/auth/login", "post", "profile")]
+    assert login["parameters"] == {"header.X-Session-Token": "$response.body#/sessid"}
+    registry = links[("/api/login", "get", "profile")]
+    assert registry["operationId"] == "get_api_user"
+    assert registry["parameters"] == {"header.Authorization": "Token {$response.body#/auth_token}"}

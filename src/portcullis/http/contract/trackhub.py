@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, RootModel
 
-from portcullis.http.contract.document import Answer, Operation, Query
+from portcullis.http.contract.document import Answer, Operation, Query, header_link
 from portcullis.http.trackhub import LoginForm
 from portcullis.http.trackhub_bodies import (
     ChangePasswordFields,
@@ -87,7 +87,19 @@ def _op(summary: str, answers: dict[int, Answer], **rest: Any) -> Operation:
     return Operation(summary, TAG, {**COMMON, **answers}, **rest)
 
 
-LOGGED_IN = Answer("The session's token.", LoggedIn)
+def _with_token(method: str, path: str, description: str) -> dict[str, Any]:
+    token = "Token {$response.body#/auth_token}"  # noqa: S105 (read from the answer)
+    return header_link(method, path, "Authorization", token, description)
+
+
+LOGGED_IN = Answer(
+    "The session's token.",
+    LoggedIn,
+    links={
+        "profile": _with_token("GET", "/api/user", "The session's profile."),
+        "logout": _with_token("POST", "/api/logout", "End the session."),
+    },
+)
 
 
 def _login(method: str) -> Operation:
