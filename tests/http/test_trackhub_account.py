@@ -6,8 +6,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 
+from portcullis.core.validation import username_problems
+from portcullis.http.trackhub_fields import BLANK, NOT_BOOLEAN, NOT_EMAIL, NOT_TEXT, REQUIRED
 from tests.conftest import MakeServer, SettingsFactory
 from tests.support import PASSWORD, RunningServer, add_account
 
@@ -27,6 +30,84 @@ REGISTERED = {
     "A verification link has been sent to your email address"
 }
 PREFIXES = ["/api", "/api/user"]
+
+TOO_LONG = "Ensure this field has no more than {} characters."
+SEVERAL_PROBLEMS: list[tuple[str, dict[str, Any], dict[str, list[str]]]] = [
+    (
+        "register",
+        {},
+        {f: [REQUIRED] for f in ("email", "username", "password", "password2")},
+    ),
+    (
+        "register",
+        {
+            "email": "not an address",
+            "username": "bad name!",
+            "password": "one passphrase",
+            "password2": "another passphrase",
+            "first_name": "x" * 151,
+            "check_interval": "hourly",
+            "continuous_alert": "maybe",
+        },
+        {
+            "email": [NOT_EMAIL],
+            "first_name": [TOO_LONG.format(150)],
+            "check_interval": ['"hourly" is not a valid choice.'],
+            "continuous_alert": [NOT_BOOLEAN],
+            "username": username_problems("bad name!"),
+            "password": ["Password fields didn't match."],
+        },
+    ),
+    (
+        "register",
+        {
+            "email": 5,
+            "username": ["x"],
+            "password": None,
+            "password2": "",
+            "check_interval": True,
+            "continuous_alert": 2,
+        },
+        {
+            "email": [NOT_TEXT],
+            "username": [NOT_TEXT],
+            "password": [REQUIRED],
+            "password2": [BLANK],
+            "check_interval": ['"True" is not a valid choice.'],
+            "continuous_alert": [NOT_BOOLEAN],
+        },
+    ),
+    (
+        "change_password",
+        {"old_password": "", "new_password1": "one", "new_password2": "two"},
+        {"old_password": [BLANK], "new_password2": ["The two password fields didn't match."]},
+    ),
+    (
+        "change_password",
+        {"new_password1": 3},
+        {"old_password": [REQUIRED], "new_password1": [NOT_TEXT], "new_password2": [REQUIRED]},
+    ),
+    (
+        "reset_password_complete",
+        {"new_password": "one", "new_password_confirm": "two", "token": " "},
+        {
+            "uidb64": [REQUIRED],
+            "token": [BLANK],
+            "new_password_confirm": ["Password fields didn't match."],
+        },
+    ),
+    ("reset_password_email", {"email": "  "}, {"email": [BLANK]}),
+    ("reset_password_email", {"email": [], "recaptcha2-response": 1}, {"email": [NOT_TEXT]}),
+    (
+        "user",
+        {"email": "x", "check_interval": ["weekly"], "affiliation": "a" * 256},
+        {
+            "email": [NOT_EMAIL],
+            "check_interval": ['"list" is not a valid choice.'],
+            "affiliation": [TOO_LONG.format(255)],
+        },
+    ),
+]
 
 
 @pytest.fixture
@@ -360,3 +441,40 @@ class TestReset:
             answer = client.patch("/api/reset_password_complete", json={"new_password": "x"})
         assert answer.status_code == 400
         assert set(answer.json()) == {"new_password_confirm", "uidb64", "token"}
+
+
+class TestSeveralProblems:
+    """Bodies with several problems, byte for byte: REST framework's messages, each
+    field's as it is read in the body's order, then the checks across fields (the
+    registry's clients read them field by field, its front end the first of each)."""
+
+    @pytest.mark.parametrize(("view", "body", "expected"), SEVERAL_PROBLEMS)
+    def test_every_problem_in_rest_frameworks_words_and_order(
+        self,
+        thr: RunningServer,
+        member: str,
+        view: str,
+        body: dict[str, Any],
+        expected: dict[str, list[str]],
+    ) -> None:
+        with thr.client() as client:
+            answer = client.post(f"/api/{view}", headers=token(member), json=body)
+        assert answer.status_code == 400
+        assert answer.content == orjson.dumps(expected)
+
+    def test_the_password_policy_is_told_with_the_fields(self, thr: RunningServer) -> None:
+        body = {
+            "email": "new@example.org",
+            "username": "newbie",
+            "password": "qwerty",
+            "password2": "qwerty",
+            "last_name": 7,
+        }
+        with thr.client() as client:
+            answer = client.post("/api/register", json={**body, "last_name": "Smith"})
+            typed = client.post("/api/register", json=body)
+        assert answer.status_code == typed.status_code == 400
+        assert list(answer.json()) == ["password"] and answer.json()["password"]
+        assert list(typed.json()) == ["last_name", "password"]
+        assert typed.json()["last_name"] == [NOT_TEXT]
+        assert typed.json()["password"] == answer.json()["password"]

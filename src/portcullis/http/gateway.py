@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -30,6 +31,7 @@ from portcullis.web.render import PREFIX
 VERIFY_PATH = "/auth/verify"
 INTROSPECT_PATH = "/auth/introspect"
 SERVICES_ONLY = "Only a service account's token may introspect tokens."
+TOKEN_REQUIRED = "token: the token to introspect is required"  # noqa: S105 (a message)
 # Through the whole stack too (a request naming an Origin behind CORS takes it).
 VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 BEARER = 'Bearer realm="portcullis"'
@@ -39,6 +41,14 @@ TOKEN = 'Token realm="portcullis"'  # noqa: S105 (a challenge, not a secret)
 HEADER_SAFE = "@.+-_~!$&'*:;=/ ()"
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+class IntrospectBody(BaseModel):
+    """RFC 7662's request: the token asked about (other fields, such as
+    ``token_type_hint``, are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    token: StrictStr = Field(description="The token asked about.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +181,12 @@ class ForwardAuth:
             return challenged(asking.challenge, bool(asking.token))
         if caller.kind is not TokenKind.SERVICE:
             raise NotAllowed(SERVICES_ONLY)
-        token = (await read_fields(request, allow_form=True)).get("token")
-        if not isinstance(token, str):
-            raise InvalidInput(["token: the token to introspect is required"])
         try:
-            session, account = await self._services.sessions.resolve(token, Use.READ)
+            body = IntrospectBody.model_validate(await read_fields(request, allow_form=True))
+        except ValidationError:
+            raise InvalidInput([TOKEN_REQUIRED]) from None  # absent, or not text
+        try:
+            session, account = await self._services.sessions.resolve(body.token, Use.READ)
         except InvalidToken:
             return json_response({"active": False}, headers=NO_STORE)
         return json_response(introspection(session, account), headers=NO_STORE)

@@ -2,14 +2,14 @@
 
 Served under both ``/api/<x>`` and ``/api/user/<x>`` (the registry moved its routes;
 its front end and documentation still use the first). Bodies are JSON, form or
-multipart; a body's problems are a 400 in REST framework's shape (trackhub_fields).
+multipart, parsed with the models of ``trackhub_bodies`` (those the OpenAPI document
+shows); a body's problems are a 400 in REST framework's shape (trackhub_fields).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +27,6 @@ from portcullis.core.errors import (
 )
 from portcullis.core.models import Account, KeyPurpose, LinkTarget, ProfileChange, Registration
 from portcullis.core.sessions import Use
-from portcullis.core.validation import username_problems
 from portcullis.http.common import client_of, read_fields
 from portcullis.http.trackhub import (
     NO_CREDENTIALS,
@@ -36,13 +35,23 @@ from portcullis.http.trackhub import (
     token_of,
     token_refused,
 )
-from portcullis.http.trackhub_fields import FieldErrors, Fields, field_errors, non_field_errors
+from portcullis.http.trackhub_bodies import (
+    PASSWORD_POLICY,
+    ChangePasswordFields,
+    ProfileFields,
+    RegisterFields,
+    ResetFields,
+    ResetMailFields,
+)
+from portcullis.http.trackhub_fields import (
+    FieldErrors,
+    field_errors,
+    non_field_errors,
+    parse_fields,
+)
 from portcullis.http.trackhub_profile import (
-    CHECK_INTERVALS,
     DEFAULT_CHECK_INTERVAL,
     DIALECT,
-    MAX_AFFILIATION,
-    MAX_NAME,
     full_name_of,
     names_of,
     own_fields,
@@ -75,13 +84,6 @@ def field_answers(handler: Handler) -> Handler:
             return non_field_errors(invalid.problems)
 
     return answering
-
-
-def captcha_of(raw: dict[str, Any]) -> str | None:
-    """The captcha answer, if the operator asks for one (the registry's front end sends
-    none: a captcha is then for other clients of this service to pass)."""
-    value = raw.get("recaptcha2-response")
-    return value if isinstance(value, str) else None
 
 
 class TrackHubAccountApi:
@@ -144,34 +146,26 @@ class TrackHubAccountApi:
         raw = await read_fields(request, allow_form=True)
         if not raw:
             return answer({"error": "Missing message body in request"}, 400)
-        fields = Fields(raw)
-        email = fields.email()
-        check_interval = fields.choice("check_interval", CHECK_INTERVALS, required=True)
-        first_name = fields.text("first_name", max_length=MAX_NAME)
-        last_name = fields.text("last_name", max_length=MAX_NAME)
-        affiliation = fields.text("affiliation", max_length=MAX_AFFILIATION)
-        continuous_alert = fields.boolean("continuous_alert")
-        fields.check()
+        body = parse_fields(ProfileFields, raw)
         own = own_fields(account)
         full_name = None
-        if first_name is not None or last_name is not None:
+        if body.first_name is not None or body.last_name is not None:
             shown_first, shown_last = names_of(account)
-            first = shown_first if first_name is None else first_name
-            last = shown_last if last_name is None else last_name
+            first = shown_first if body.first_name is None else body.first_name
+            last = shown_last if body.last_name is None else body.last_name
             full_name = full_name_of(first, last) or account.full_name
             own = with_names(own, first, last, full_name)
-        own["check_interval"] = check_interval
-        if affiliation is not None:
-            own["affiliation"] = affiliation
-        if continuous_alert is not None:
-            own["continuous_alert"] = continuous_alert
-        assert email is not None  # required: fields.check() refused a body without it
+        own["check_interval"] = body.check_interval
+        if body.affiliation is not None:
+            own["affiliation"] = body.affiliation
+        if body.continuous_alert is not None:
+            own["continuous_alert"] = body.continuous_alert
         change = ProfileChange(full_name=full_name, dialect_fields={DIALECT: own})
         client = client_of(request)
         # Another address is the account's only once the link mailed to it comes back.
         # Asked first, so that a refusal (429) leaves the profile as it was.
         changes = self._services.email_changes
-        mailed = await changes.request(account, email, self._verify_target, client)
+        mailed = await changes.request(account, body.email, self._verify_target, client)
         await self._services.profiles.update(account, change, client)
         if mailed:
             return answer(
@@ -185,43 +179,25 @@ class TrackHubAccountApi:
     # --- registering and verifying ------------------------------------------------
 
     async def register(self, request: Request) -> Response:
-        raw = await read_fields(request, allow_form=True)
-        fields = Fields(raw)
-        email = fields.email()
-        username = fields.text("username", required=True)
-        password = fields.text("password", required=True, strip=False)
-        password2 = fields.text("password2", required=True, strip=False)
-        first_name = fields.text("first_name", max_length=MAX_NAME) or ""
-        last_name = fields.text("last_name", max_length=MAX_NAME) or ""
-        affiliation = fields.text("affiliation", max_length=MAX_AFFILIATION) or ""
-        check_interval = fields.choice("check_interval", CHECK_INTERVALS)
-        continuous_alert = fields.boolean("continuous_alert") or False
-        if username is not None:
-            fields.add("username", *username_problems(username))
-        if password is not None and password2 is not None:
-            if password != password2:
-                fields.add("password", "Password fields didn't match.")
-            elif email is not None:
-                problems = self._services.accounts.password_problems(password, email, username)
-                fields.add("password", *problems)
-        fields.check()
-        assert email is not None and username is not None and password is not None
-        full_name = full_name_of(first_name, last_name) or username
+        policy = {PASSWORD_POLICY: self._services.accounts.password_problems}
+        body = parse_fields(RegisterFields, await read_fields(request, allow_form=True), policy)
+        first_name, last_name = body.first_name or "", body.last_name or ""
+        full_name = full_name_of(first_name, last_name) or body.username
         own = with_names({}, first_name, last_name, full_name) | {
-            "affiliation": affiliation,
-            "check_interval": check_interval or DEFAULT_CHECK_INTERVAL,
-            "continuous_alert": continuous_alert,
+            "affiliation": body.affiliation or "",
+            "check_interval": body.check_interval or DEFAULT_CHECK_INTERVAL,
+            "continuous_alert": body.continuous_alert or False,
         }
         registration = Registration(
-            email=email,
-            password=password,
+            email=body.email,
+            password=body.password,
             full_name=full_name,
-            username=username,
+            username=body.username,
             dialect_fields={DIALECT: own},
         )
         try:
             await self._services.accounts.register(
-                registration, self._verify_target, captcha_of(raw), client_of(request)
+                registration, self._verify_target, body.captcha, client_of(request)
             )
         except AlreadyRegistered:
             return field_errors(EMAIL_IN_USE)
@@ -258,36 +234,27 @@ class TrackHubAccountApi:
         account = await self._signed_in(request, Use.ACCOUNT)
         if isinstance(account, Response):
             return account
-        fields = Fields(await read_fields(request, allow_form=True))
-        old = fields.text("old_password", required=True, strip=False)
-        new = fields.text("new_password1", required=True, strip=False)
-        confirmed = fields.text("new_password2", required=True, strip=False)
-        if new is not None and confirmed is not None and new != confirmed:
-            fields.add("new_password2", "The two password fields didn't match.")
-        fields.check()
-        assert old is not None and new is not None
+        body = parse_fields(ChangePasswordFields, await read_fields(request, allow_form=True))
         client = client_of(request)
         try:
             # Ends every session of the account, this one too (TooManyAttempts: 429).
-            await self._services.accounts.change_password(account, old, new, client)
+            await self._services.accounts.change_password(
+                account, body.old_password, body.new_password1, client
+            )
         except InvalidCredentials:
             message = "Your old password was entered incorrectly. Please enter it again."
             return field_errors({"old_password": [message]})
         except PasswordRejected as rejected:
             return field_errors({"new_password2": rejected.problems})
         issued = await self._services.sessions.open(account, client)
-        body = {"success": "Your password is updated successfully!", "token": issued.token}
-        return answer(body, headers=NO_STORE)
+        changed = {"success": "Your password is updated successfully!", "token": issued.token}
+        return answer(changed, headers=NO_STORE)
 
     async def request_reset(self, request: Request) -> Response:
-        raw = await read_fields(request, allow_form=True)
-        fields = Fields(raw)
-        email = fields.email()
-        fields.check()
-        assert email is not None
+        body = parse_fields(ResetMailFields, await read_fields(request, allow_form=True))
         # The core's limits and captcha, as for BioStudies; known or not, the same answer.
         await self._services.accounts.request_reset(
-            email, self._reset_target, captcha_of(raw), client_of(request)
+            body.email, self._reset_target, body.captcha, client_of(request)
         )
         return answer({"success": "We have sent you a link to reset your password"})
 
@@ -302,18 +269,10 @@ class TrackHubAccountApi:
         return answer(body, headers=NO_STORE)
 
     async def complete_reset(self, request: Request) -> Response:
-        fields = Fields(await read_fields(request, allow_form=True))
-        new = fields.text("new_password", required=True, strip=False)
-        confirmed = fields.text("new_password_confirm", required=True, strip=False)
-        uid = fields.text("uidb64", required=True)
-        key = fields.text("token", required=True)
-        if new is not None and confirmed is not None and new != confirmed:
-            fields.add("new_password_confirm", "Password fields didn't match.")
-        fields.check()
-        assert new is not None and uid is not None and key is not None
+        body = parse_fields(ResetFields, await read_fields(request, allow_form=True))
         try:
             await self._services.accounts.change_password_with_key(
-                key, new, client_of(request), uid=uid
+                body.token, body.new_password, client_of(request), uid=body.uidb64
             )
         except InvalidKey:
             return answer({"error": ["The reset link is invalid"]}, 400)

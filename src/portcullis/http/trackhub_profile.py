@@ -13,12 +13,13 @@ told, and nothing guesses where a name splits.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from portcullis.core.models import Account
 
 DIALECT = "trackhub"
-CHECK_INTERVALS = ("automatic", "weekly", "monthly")
+Interval = Literal["automatic", "weekly", "monthly"]
+CHECK_INTERVALS: tuple[str, ...] = get_args(Interval)
 DEFAULT_CHECK_INTERVAL = "automatic"
 MAX_NAME = 150  # as Django's first_name and last_name
 MAX_AFFILIATION = 255

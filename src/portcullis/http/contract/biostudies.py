@@ -17,7 +17,7 @@ from portcullis.http.biostudies import (
     ResetBody,
 )
 from portcullis.http.biostudies_admin import PermissionBody
-from portcullis.http.contract.document import Answer, Operation, Query
+from portcullis.http.contract.document import Answer, Operation, Query, header_link
 
 TAG = "BioStudies"
 TOKEN = ("SessionToken", "SessionCookie", "SessionParameter")
@@ -154,6 +154,18 @@ def _op(summary: str, answers: dict[int, Answer], **rest: Any) -> Operation:
     return Operation(summary, TAG, {**COMMON, **answers}, **rest)
 
 
+# Registration cannot be linked to activation: the key arrives only by mail.
+def _with_session(method: str, path: str, description: str) -> dict[str, Any]:
+    return header_link(method, path, "X-Session-Token", "$response.body#/sessid", description)
+
+
+TO_LOGOUT = {"logout": _with_session("POST", "/auth/logout", "End the session.")}
+SIGNED_IN_LINKS = {
+    "profile": _with_session("GET", "/auth/profile", "The session's profile."),
+    **TO_LOGOUT,
+}
+
+
 def _signed_in(summary: str, answers: dict[int, Answer], **rest: Any) -> Operation:
     return _op(summary, {**SIGNED_IN, **answers}, security=TOKEN, **rest)
 
@@ -161,7 +173,11 @@ def _signed_in(summary: str, answers: dict[int, Answer], **rest: Any) -> Operati
 LOGIN = _op(
     "Sign in with an e-mail address or username and a password",
     {
-        200: Answer("Signed in: the profile, with the new session's token.", Profile),
+        200: Answer(
+            "Signed in: the profile, with the new session's token.",
+            Profile,
+            links=SIGNED_IN_LINKS,
+        ),
         401: _fail("Wrong credentials (alike for every cause)."),
         **LIMITED,
     },
@@ -174,7 +190,10 @@ LOGOUT = _op(
     body=LogoutBody,
     security=(*TOKEN, ""),  # always 200: no session is what the caller wanted anyway
 )
-PROFILE = _signed_in("The profile of the token's account", {200: Answer("The profile.", Profile)})
+PROFILE = _signed_in(
+    "The profile of the token's account",
+    {200: Answer("The profile.", Profile, links=TO_LOGOUT)},
+)
 REGISTER = _op(
     "Register an account (activation by a mailed link unless turned off)",
     {201: Answer("Registered; the body is empty."), **LIMITED},

@@ -26,6 +26,8 @@ class Answer:
     headers: tuple[str, ...] = ()
     media_type: str = JSON
     example: Any = None
+    # OpenAPI links: name to a Link object, naming its target by operation_id().
+    links: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,23 @@ class Operation:
 
 # (method, path template) to operation, for each dialect's routes.
 Operations = Mapping[tuple[str, str], Operation]
+
+
+def operation_id(method: str, path: str) -> str:
+    """The operationId the document gives the operation of ``method`` on ``path``."""
+    return f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}"
+
+
+def header_link(
+    method: str, path: str, header: str, value: str, description: str
+) -> dict[str, Any]:
+    """An OpenAPI link to the operation of ``method`` on ``path``, sent with ``header`` set
+    to ``value`` (a runtime expression, such as a token read from the answer's body)."""
+    return {
+        "operationId": operation_id(method, path),
+        "parameters": {f"header.{header}": value},
+        "description": description,
+    }
 
 
 class Schemas:
@@ -101,6 +120,8 @@ def _answer(answer: Answer, schemas: Schemas, headers: Mapping[str, Any]) -> dic
         described["content"] = {answer.media_type: content}
     if answer.headers:
         described["headers"] = {name: headers[name] for name in answer.headers}
+    if answer.links:
+        described["links"] = {name: dict(link) for name, link in answer.links.items()}
     return described
 
 
@@ -108,7 +129,7 @@ def _operation(
     method: str, path: str, operation: Operation, schemas: Schemas, headers: Mapping[str, Any]
 ) -> dict[str, Any]:
     described: dict[str, Any] = {
-        "operationId": f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}",
+        "operationId": operation_id(method, path),
         "summary": operation.summary,
         "tags": [operation.tag],
         "security": [{scheme: []} if scheme else {} for scheme in operation.security],

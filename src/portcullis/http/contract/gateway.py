@@ -1,9 +1,8 @@
 """The gateway's operations: forward-auth (``/auth/verify``), introspection
 (``/auth/introspect``), and the access tokens and service accounts behind them.
 
-The token bodies are the models their handlers parse (``http/biostudies_tokens.py``).
-Introspection reads its one field by hand (``token``, to keep its message); its body
-is described here by a model of that field, which does not parse it.
+The bodies are the models their handlers parse: the tokens' (``http/biostudies_tokens.py``)
+and introspection's (``http/gateway.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from portcullis.http.biostudies_tokens import NewServiceBody, NewTokenBody
 from portcullis.http.contract import biostudies
 from portcullis.http.contract.biostudies import COMMON, EMPTY_OK, SIGNED_IN, _fail
 from portcullis.http.contract.document import Answer, Operation, Query
-from portcullis.http.gateway import VERIFY_METHODS
+from portcullis.http.gateway import VERIFY_METHODS, IntrospectBody
 
 TAG = "Gateway"
 # Managing tokens: any of the dialect's forms, and the Authorization header (its 403
@@ -64,10 +63,6 @@ class ServiceView(BaseModel):
     name: str
     id: int
     allow: list[str]
-
-
-class IntrospectBody(BaseModel):
-    token: str = Field(description="The token asked about.")
 
 
 class Introspection(BaseModel):

@@ -1,25 +1,27 @@
 """The Track Hub Registry dialect's operations (/api/*): its bodies, answers and errors.
 
-The login's body is the LoginForm its handler parses. The account views read their
-fields one by one (trackhub_fields.Fields) to give REST framework's messages field by
-field; their bodies are described here by models of those fields, not parsed by them.
+Every body is the model its handler parses: the login's LoginForm, the account views'
+models of REST framework's fields (``http/trackhub_bodies.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, Field, RootModel
 
-from portcullis.http.contract.document import Answer, Operation, Query
+from portcullis.http.contract.document import Answer, Operation, Query, header_link
 from portcullis.http.trackhub import LoginForm
-from portcullis.http.trackhub_profile import CHECK_INTERVALS, MAX_AFFILIATION, MAX_NAME
+from portcullis.http.trackhub_bodies import (
+    ChangePasswordFields,
+    ProfileFields,
+    RegisterFields,
+    ResetFields,
+    ResetMailFields,
+)
 
 TAG = "Track Hub Registry"
 TOKEN = ("Token", "Bearer", "AuthToken")
-Interval = Literal["automatic", "weekly", "monthly"]
-assert set(CHECK_INTERVALS) == set(Interval.__args__)  # type: ignore[attr-defined]
-Flag = bool | Literal["t", "y", "yes", "true", "on", "1", "f", "n", "no", "false", "off", "0"]
 
 
 class Error(BaseModel):
@@ -72,48 +74,6 @@ class TrackHubProfile(BaseModel):
     continuous_alert: bool
 
 
-class Described(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ProfileFields(Described):
-    email: str
-    check_interval: Interval
-    first_name: str | None = Field(default=None, max_length=MAX_NAME)
-    last_name: str | None = Field(default=None, max_length=MAX_NAME)
-    affiliation: str | None = Field(default=None, max_length=MAX_AFFILIATION)
-    continuous_alert: Flag | None = None
-
-
-class RegisterFields(Described):
-    email: str
-    username: str
-    password: str
-    password2: str
-    first_name: str | None = Field(default=None, max_length=MAX_NAME)
-    last_name: str | None = Field(default=None, max_length=MAX_NAME)
-    affiliation: str | None = Field(default=None, max_length=MAX_AFFILIATION)
-    check_interval: Interval | None = None
-    continuous_alert: Flag | None = None
-
-
-class ChangePasswordFields(Described):
-    old_password: str
-    new_password1: str
-    new_password2: str
-
-
-class ResetMailFields(Described):
-    email: str
-
-
-class ResetFields(Described):
-    new_password: str
-    new_password_confirm: str
-    uidb64: str
-    token: str
-
-
 COMMON = {
     413: Answer("The request body is over the configured limit.", Error),
     503: Answer("A backing service is unavailable.", Error),
@@ -127,18 +87,36 @@ def _op(summary: str, answers: dict[int, Answer], **rest: Any) -> Operation:
     return Operation(summary, TAG, {**COMMON, **answers}, **rest)
 
 
-LOGIN = _op(
-    "Sign in: Basic credentials, or username and password in the body",
-    {
-        200: Answer("The session's token.", LoggedIn),
-        400: Answer("The body is unusable.", Error),
-        401: Answer("Wrong credentials.", Error, ("WWW-Authenticate",)),
-        **LIMITED,
+def _with_token(method: str, path: str, description: str) -> dict[str, Any]:
+    token = "Token {$response.body#/auth_token}"  # noqa: S105 (read from the answer)
+    return header_link(method, path, "Authorization", token, description)
+
+
+LOGGED_IN = Answer(
+    "The session's token.",
+    LoggedIn,
+    links={
+        "profile": _with_token("GET", "/api/user", "The session's profile."),
+        "logout": _with_token("POST", "/api/logout", "End the session."),
     },
-    body=LoginForm,
-    security=("Basic", ""),
-    example={"username": "jo", "password": "a sturdy passphrase"},
 )
+
+
+def _login(method: str) -> Operation:
+    # A GET signs in by Basic only: its body, if any, is never read.
+    by_post = method == "POST"
+    return _op(
+        "Sign in: Basic credentials, or (POST) username and password in the body",
+        {
+            200: LOGGED_IN,
+            400: Answer("The body is unusable.", Error),
+            401: Answer("Wrong credentials.", Error, ("WWW-Authenticate",)),
+            **LIMITED,
+        },
+        body=LoginForm if by_post else None,
+        security=("Basic", ""),
+        example={"username": "jo", "password": "a sturdy passphrase"} if by_post else None,
+    )
 
 
 def _logout(method: str) -> Operation:
@@ -216,7 +194,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         for (method, view), operation in VIEWS.items()
     },
     **{
-        (method, f"{prefix}/{name}"): LOGIN if name == "login" else _logout(method)
+        (method, f"{prefix}/{name}"): _login(method) if name == "login" else _logout(method)
         for prefix in ("/api", "/api/user")
         for name in ("login", "logout")
         for method in ("GET", "POST")
