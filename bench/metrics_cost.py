@@ -6,13 +6,15 @@ One SQLite database and one secret, served at once by ``portcullis serve --worke
 in three configurations; the token check (``GET /auth/profile``, 32 connections) runs
 against each in turn, round after round, so the machine's drift (several percent a
 minute here) falls on all three alike. Prints the median of each and its share of the
-quiet one.
+quiet one, and what each step costs: the median over the rounds of its ratio to the
+configuration before it in the same round.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import statistics
 import tempfile
 from pathlib import Path
@@ -68,11 +70,18 @@ def report(urls: dict[str, str], tokens: Path, args: argparse.Namespace) -> None
             rates[name].append(measured.rate)
             p99s[name].append(measured.p99_ms)
             print(f"round {round_ + 1} {name}: {measured.rate:,.0f} req/s", flush=True)
-    quiet = statistics.median(rates[next(iter(urls))])
-    for name in urls:
+    names = list(urls)
+    quiet = statistics.median(rates[names[0]])
+    for name in names:
         rate = statistics.median(rates[name])
         p99 = statistics.median(p99s[name])
         print(f"{name}: {rate:,.0f} req/s ({rate / quiet:.1%}), p99 {p99:.2f} ms")
+    # What a change costs, round by round: each round's servers ran seconds apart, at
+    # most, so the machine's drift (10 % between rounds here) cancels in their ratio.
+    for before, after in itertools.pairwise(names):
+        ratios = [b / a for a, b in zip(rates[before], rates[after], strict=True)]
+        shown = ", ".join(f"{r:.1%}" for r in ratios)
+        print(f"{after} / {before}: median {statistics.median(ratios):.1%} ({shown})")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,10 @@ def test_every_series_moves_as_the_traffic_should(two_workers: str) -> None:
         if value(after, "portcullis_mail_deliveries_total", outcome="sent") >= 1:
             break
         time.sleep(0.2)
+    # Each worker writes its request counts twice a second; the one not scraped has had
+    # no chance yet if it answered last.
+    time.sleep(1)
+    after = scrape(two_workers)
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)

@@ -55,6 +55,9 @@ class Meters:
     def backing_error(self, service: str) -> None:
         """The ``database`` or ``redis`` failed a call (the answer was a 503)."""
 
+    def flush(self) -> None:
+        """Write out counts gathered in memory; only PrometheusMeters gathers any."""
+
     def exposition(self, backlog: Backlog | None) -> bytes:
         """The text a scrape reads; only PrometheusMeters has any."""
         return b""
