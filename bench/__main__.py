@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import platform
-import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import service
+from bench import scale, service
 from bench.harness import (
     CpuSplit,
     Load,
@@ -37,13 +35,12 @@ from bench.harness import (
     Row,
     Target,
     all_valid,
-    cpu_split,
     run_together,
-    run_wrk,
     stolen_share,
     table,
     write_json,
 )
+from bench.runs import bracketed, ceiling, database_for, machine, measure
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 POSTGRES_URL = os.environ.get(
@@ -91,96 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the data dirs and logs")
+    scale.add_arguments(parser)
     return parser.parse_args(argv)
-
-
-def measure(load: Load, warmup: float, server: service.Server) -> tuple[Measurement, CpuSplit]:
-    """wrk's measurement, and where the machine's CPU time went during it, per request."""
-    if warmup > 0:
-        run_wrk(Load(load.url, load.script, load.connections, warmup, load.env, load.threads))
-    pids = server.pids()
-    before = service.read_cpu(pids)
-    wrk_before = _children_cpu_seconds()
-    measurement = run_wrk(load)
-    wrk_seconds = _children_cpu_seconds() - wrk_before  # wrk has exited and been waited for
-    after = service.read_cpu(pids)
-    return measurement, cpu_split(before, after, wrk_seconds, measurement.requests)
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One measured run and its limit: the mean of the limit just before and just after."""
-
-    measurement: Measurement
-    cpu: CpuSplit
-    limit: float
-
-    @property
-    def fraction(self) -> float:
-        return self.measurement.rate / self.limit if self.limit else 0.0
-
-    def row(self, kind: str, name: str, limit_name: str, target: Target, load: Load) -> Row:
-        return Row(
-            kind,
-            name,
-            self.measurement,
-            limit_name,
-            self.limit,
-            target,
-            self.cpu.server,
-            load.connections,
-        )
-
-
-def bracketed(
-    limit: Callable[[], float],
-    run: Callable[[], tuple[Measurement, CpuSplit]],
-    repeats: int,
-) -> tuple[Trial, list[Trial]]:
-    """``repeats`` runs between ``repeats + 1`` measurements of their limit.
-
-    Returns the median run by fraction of its limit, and all of them; an invalid run
-    (a non-2xx answer) is returned instead of the median, so it is never hidden.
-    """
-    limits = [limit()]
-    trials = []
-    for _ in range(repeats):
-        measurement, cpu = run()
-        limits.append(limit())
-        trials.append(Trial(measurement, cpu, (limits[-2] + limits[-1]) / 2))
-    invalid = [trial for trial in trials if not trial.measurement.valid]
-    if invalid:
-        return invalid[0], trials
-    ranked = sorted(trials, key=lambda trial: trial.fraction)
-    return ranked[len(ranked) // 2], trials
-
-
-def ceiling(args: argparse.Namespace, workdir: Path) -> tuple[Measurement, CpuSplit]:
-    port = service.free_port()
-    with service.running(
-        service.ceiling_command(port, args.workers),
-        {"PATH": os.environ["PATH"]},
-        port,
-        args.workers,
-        service.ROOT,
-        workdir / "ceiling.log",
-    ) as server:
-        load = Load(server.url, "get.lua", 32, args.seconds, {"BENCH_PATH": "/auth/profile"})
-        return measure(load, args.warmup, server)
-
-
-@contextmanager
-def database_for(kind: str, args: argparse.Namespace, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'sqlite' / 'portcullis.db'}"
-    else:
-        with service.postgres_database(args.postgres_url) as url:
-            yield url
 
 
 def bench_database(
@@ -195,15 +104,7 @@ def bench_database(
         service.migrate(env, data_dir)
         print(f"[{kind}] seeding {args.accounts} accounts", flush=True)
         logins = service.seed(env, args.accounts)
-        port = service.free_port()
-        with service.running(
-            service.serve_command(port, args.workers),
-            env,
-            port,
-            args.workers,
-            data_dir,
-            data_dir / "server.log",
-        ) as server:
+        with service.serving(env, args.workers, data_dir) as server:
             print(f"[{kind}] signing in {args.tokens} accounts", flush=True)
             tokens = service.sign_in(server.url, logins[: args.tokens])
             (data_dir / "tokens.txt").write_text("\n".join(tokens) + "\n")
@@ -332,24 +233,6 @@ def where_login_cpu_went(kind: str, trials: dict[str, Any]) -> str:
     )
 
 
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cores_usable": service.cores(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     service.ensure_wrk()
@@ -370,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     memory: dict[str, Any] = {}
     trials: dict[str, dict[str, Any]] = {}
+    if args.scale:
+        with workdir_context() as workdir:
+            return scale.main(args, kinds, skipped, Path(workdir), started)
     with workdir_context() as workdir:
         for kind in kinds:
             kind_rows, extra = bench_database(kind, args, Path(workdir))

@@ -258,6 +258,8 @@ class Target:
     max_p99_ms: float
 
     def describe(self) -> str:
+        if self.max_p99_ms == float("inf"):
+            return f">={self.min_fraction:.0%}"
         return f">={self.min_fraction:.0%}, p99<{self.max_p99_ms:g}ms"
 
 

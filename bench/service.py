@@ -193,6 +193,19 @@ def seed(env: Mapping[str, str], count: int) -> list[str]:
     return asyncio.run(_seed(settings_from(env), count))
 
 
+async def _password_hash(settings: Settings) -> str:
+    services = build_services(settings)
+    try:
+        return await services.hasher.hash(PASSWORD)
+    finally:
+        await services.close()
+
+
+def password_hash(settings: Settings) -> str:
+    """PASSWORD hashed as the service stores it, for rows seeded below the service."""
+    return asyncio.run(_password_hash(settings))
+
+
 @dataclass
 class Server:
     """A server in a subprocess (uvicorn's supervisor and its workers)."""
@@ -306,6 +319,16 @@ def running(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def serving(env: Mapping[str, str], workers: int, data_dir: Path) -> Iterator[Server]:
+    """``portcullis serve`` on a free port, its log in ``data_dir``."""
+    port = free_port()
+    with running(
+        serve_command(port, workers), env, port, workers, data_dir, data_dir / "server.log"
+    ) as server:
+        yield server
 
 
 def _wait_ready(server: Server, workers: int, timeout: float = 60) -> None:
