@@ -55,7 +55,6 @@ redact_database_errors(
     "portcullis", "portcullis.captcha", "portcullis.mail", "portcullis.throttling"
 )
 
-PURGE_INTERVAL_SECONDS = 600
 METERS_FLUSH_SECONDS = 0.5  # how late a sibling worker's counts may reach a scrape
 # A refused or dropped connection to a backing service: 503, and the service heals.
 BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, OSError)
@@ -133,10 +132,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(services.mail_sender.run(), name="mail-sender"),
-            asyncio.create_task(_purge_forever(services), name="purge"),
-        ]
+        tasks = [asyncio.create_task(services.mail_sender.run(), name="mail-sender")]
+        if settings.purge_interval_seconds:
+            purging = _purge_forever(services, settings.purge_interval_seconds)
+            tasks.append(asyncio.create_task(purging, name="purge"))
         if services.meters.enabled:
             tasks.append(asyncio.create_task(_flush_meters_forever(services), name="meters"))
         # What start-up made lives as long as the worker: keep it out of every garbage
@@ -267,9 +266,9 @@ async def _flush_meters_forever(services: Services) -> None:
         services.meters.flush()
 
 
-async def _purge_forever(services: Services) -> None:
+async def _purge_forever(services: Services, interval: float) -> None:
     while True:
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        await asyncio.sleep(interval)
         try:
             purged = await services.housekeeping.purge()
         except Exception:

@@ -67,9 +67,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=24 * 3600, gt=0)
     activation_key_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     reset_key_lifetime_seconds: int = Field(default=3600, gt=0)
-    # Audit events older than this are purged (in batches, every ten minutes); 0 keeps
+    # Audit events older than this are purged (in batches, with the rest); 0 keeps
     # them for ever. 400 days: a year's reviews, with a month to spare.
     audit_retention_days: int = Field(default=400, ge=0)
+    # How often each worker purges what has lapsed; 0: never (`portcullis purge` from cron
+    # instead, once for all the instances behind a load balancer).
+    purge_interval_seconds: int = Field(default=600, ge=0)
     # The longest a personal or service access token may last (and its default).
     access_token_max_days: int = Field(default=365, gt=0, le=3650)
     # `portcullis import`: how long a pending user's mailed key, and a script's API token,

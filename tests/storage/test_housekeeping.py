@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -239,3 +240,28 @@ def test_the_purge_command_while_token_checks_run(
     )
     assert answers and set(answers) == {200}
     assert counts(settings)["sessions"] == Seeded.live_sessions + Seeded.idle_api_tokens + 1
+
+
+def test_a_serving_worker_purges_on_its_interval_and_not_at_all_on_zero(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """Each worker purges every PORTCULLIS_PURGE_INTERVAL_SECONDS; 0 leaves it to cron."""
+    never = settings_for(purge_interval_seconds=0)
+    seed(never)
+    before = counts(never)["sessions"]
+    server = start_server(never)
+    try:
+        time.sleep(2.5)
+    finally:
+        server.stop()
+    assert counts(never)["sessions"] == before
+
+    often = settings_for(purge_interval_seconds=1)
+    server = start_server(often)
+    try:
+        deadline = time.monotonic() + 30
+        while counts(often)["sessions"] == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    assert counts(often)["sessions"] == Seeded.live_sessions + Seeded.idle_api_tokens
