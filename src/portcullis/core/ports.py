@@ -21,6 +21,7 @@ from portcullis.core.models import (
     Session,
     UsedKey,
 )
+from portcullis.core.paging import Position
 
 
 class Clock(Protocol):
@@ -84,7 +85,13 @@ class SessionStore(Protocol):
 
     async def remove(self, account_id: int, session_id: str) -> bool: ...
     async def remove_all(self, account_id: int) -> int: ...
-    async def list(self, account_id: int) -> Sequence[Session]: ...
+    async def list(
+        self, account_id: int, after: Position | None = None, limit: int | None = None
+    ) -> Sequence[Session]:
+        """The account's sessions newest first (by ``Position``): at most ``limit``, from
+        the first after ``after`` if given."""
+        ...
+
     async def purge_expired(self, now: datetime, idle_since: datetime, limit: int) -> int:
         """Delete at most ``limit`` lapsed sessions; how many went."""
         ...
@@ -94,7 +101,12 @@ class TokenStore(Protocol):
     """Access tokens by their keyed hash; ``id`` is each token's public handle."""
 
     async def add(self, token: AccessToken, token_hash: bytes) -> None: ...
-    async def list(self, account_id: int) -> Sequence[AccessToken]: ...
+    async def list(
+        self, account_id: int, after: Position | None = None, limit: int | None = None
+    ) -> Sequence[AccessToken]:
+        """The account's tokens newest first (by ``Position``), as SessionStore.list."""
+        ...
+
     async def remove(self, account_id: int, token_id: str) -> bool: ...
     async def remove_all(self, account_id: int) -> int: ...
     async def purge_expired(self, now: datetime, limit: int) -> int: ...
