@@ -10,9 +10,23 @@ from sqlalchemy import Table, update
 
 from portcullis.config import Settings
 from portcullis.services import Services
+from tests.support import add_account
 from tests.tokens import run_core
 
 NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
+ROOT = "root@example.org"
+ANN = "ann@example.org"
+
+
+def with_root_and_ann(settings: Settings) -> Settings:
+    """``settings``, its database holding a superuser (ROOT) and a user (ANN)."""
+    add_account(settings, ROOT, superuser=True)
+    add_account(settings, ANN)
+    return settings
+
+
+def as_session(token: str) -> dict[str, str]:
+    return {"X-Session-Token": token}
 
 
 def next_page(answer: httpx.Response) -> str | None:
@@ -30,7 +44,7 @@ def walk(client: httpx.Client, first: str, token: str) -> list[list[dict[str, An
     pages = []
     address: str | None = first
     while address is not None:
-        answer = client.get(address, headers={"X-Session-Token": token})
+        answer = client.get(address, headers=as_session(token))
         assert answer.status_code == 200, answer.text
         pages.append(answer.json())
         address = next_page(answer)

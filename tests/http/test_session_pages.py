@@ -13,13 +13,20 @@ from portcullis.core.models import Client
 from portcullis.services import Services
 from portcullis.storage.tables import sessions
 from tests.conftest import MakeServer, SettingsFactory
-from tests.paging import next_page, spread_in_time, stored_times, walk
+from tests.paging import (
+    ANN,
+    ROOT,
+    as_session,
+    next_page,
+    spread_in_time,
+    stored_times,
+    walk,
+    with_root_and_ann,
+)
 from tests.processes import portcullis_env, run_cli
-from tests.support import add_account, fail_body, login
+from tests.support import fail_body, login
 from tests.tokens import run_core
 
-ROOT = "root@example.org"
-ANN = "ann@example.org"
 BAD_CURSOR = "cursor: not a cursor this service gave (start again without one)"
 BAD_LIMIT = "limit: not a whole number from 1 to 1000"
 
@@ -53,16 +60,9 @@ def assert_newest_first(settings: Settings, walked: list[str]) -> None:
     assert times == sorted(times, reverse=True)
 
 
-def as_session(token: str) -> dict[str, str]:
-    return {"X-Session-Token": token}
-
-
 @pytest.fixture
 def settings(settings_for: SettingsFactory) -> Settings:
-    settings = settings_for()
-    add_account(settings, ROOT, superuser=True)
-    add_account(settings, ANN)
-    return settings
+    return with_root_and_ann(settings_for())
 
 
 def test_a_walk_shows_every_session_once_newest_first(

@@ -181,8 +181,15 @@ class SqlAccountStore:
             query = query.where(accounts.c.id > after)
         return [account_from_row(row) for row in await self._db.execute(query)]
 
-    async def service_accounts(self) -> Sequence[Account]:
-        query = select(accounts).where(accounts.c.service == true()).order_by(accounts.c.id)
+    async def service_accounts(self, after: int | None, limit: int) -> Sequence[Account]:
+        query = (
+            select(accounts)
+            .where(accounts.c.service == true())
+            .order_by(accounts.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(accounts.c.id > after)
         return [account_from_row(row) for row in await self._db.execute(query)]
 
     async def remove(self, account_id: int) -> None:
