@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -31,11 +31,19 @@ from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
 from portcullis.config import DEFAULT_INSTANCE, Settings
 from portcullis.console.access import access_commands
+from portcullis.console.pages import CURSOR, LIMIT, say_next_page, show_pages
 from portcullis.console.tables import show
 from portcullis.console.words import database_problem, settings_problems, settings_source_problem
 from portcullis.core.errors import PortcullisError
-from portcullis.core.models import AccessType, Account, LinkTarget, Permission, StorageMode
-from portcullis.core.paging import MAX_LIMIT
+from portcullis.core.models import (
+    AccessType,
+    Account,
+    LinkTarget,
+    Permission,
+    Session,
+    StorageMode,
+)
+from portcullis.core.paging import MAX_LIMIT, Page
 from portcullis.core.passwords import HASHING_THREAD_PREFIX
 from portcullis.hash_service import HASH_SERVICE_SOCKET, HashService
 from portcullis.http.biostudies_admin import parse_since
@@ -417,13 +425,6 @@ PASSWORD_STDIN = Annotated[
     ),
 ]
 AS_JSON = Annotated[bool, typer.Option("--json", help="One JSON object a line, no header.")]
-LIMIT = Annotated[
-    int | None,
-    typer.Option(min=1, max=MAX_LIMIT, help="Show one page of this many; unset, every one."),
-]
-CURSOR = Annotated[
-    str | None, typer.Option(help="Start where an earlier page said the next one starts.")
-]
 
 
 @users.command("add")
@@ -476,26 +477,14 @@ def _account_record(a: Account) -> dict[str, Any]:
 def user_list(as_json: AS_JSON = False, limit: LIMIT = None, cursor: CURSOR = None) -> None:
     """List accounts by id: e-mail, username, name, status, superuser, verified, tags."""
 
+    def show_accounts(found: Sequence[Account], first: bool) -> None:
+        records = (_account_record(a) for a in found)
+        show(ACCOUNT_COLUMNS, records, as_json=as_json, header_row=first)
+
     async def list_pages(services: Services) -> str | None:
-        # A page read a transaction and printed before the next: never every account
-        # of a large portal in memory at once.
-        header = True
-        next_page = cursor
-        while True:
-            page = await services.admin.list_users(limit or MAX_LIMIT, next_page)
-            records = (_account_record(a) for a in page.items)
-            show(ACCOUNT_COLUMNS, records, as_json=as_json, header_row=header)
-            header, next_page = False, page.next
-            if next_page is None or limit is not None:
-                return next_page
+        return await show_pages(services.admin.list_users, limit, cursor, show_accounts)
 
-    _say_next_page(_run(list_pages))
-
-
-def _say_next_page(cursor: str | None) -> None:
-    """On stderr, so a script reading stdout sees only rows."""
-    if cursor is not None:
-        typer.echo(f"more: run again with --cursor {cursor}", err=True)
+    say_next_page(_run(list_pages))
 
 
 @users.command("set-password")
@@ -547,20 +536,37 @@ def user_deactivate(email: EMAIL) -> None:
     typer.echo(f"deactivated {account.email}")
 
 
+SESSION_COLUMNS = ("id", "created", "last_active", "address", "user_agent")
+
+
+def _session_record(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "created": session.created_at.isoformat(),
+        "last_active": session.last_seen_at.isoformat(),
+        "address": session.client_address,
+        "user_agent": session.user_agent,
+    }
+
+
 @users.command("sessions")
-def user_sessions(email: EMAIL, as_json: AS_JSON = False) -> None:
-    """List an account's live sessions: id, created, last activity, address, browser."""
-    records = (
-        {
-            "id": session.id,
-            "created": session.created_at.isoformat(),
-            "last_active": session.last_seen_at.isoformat(),
-            "address": session.client_address,
-            "user_agent": session.user_agent,
-        }
-        for session in _run(lambda s: s.admin.sessions_of(email))
-    )
-    show(("id", "created", "last_active", "address", "user_agent"), records, as_json=as_json)
+def user_sessions(
+    email: EMAIL, as_json: AS_JSON = False, limit: LIMIT = None, cursor: CURSOR = None
+) -> None:
+    """List an account's live sessions, newest first: id, created, last activity,
+    address, browser."""
+
+    def show_sessions(found: Sequence[Session], first: bool) -> None:
+        records = (_session_record(session) for session in found)
+        show(SESSION_COLUMNS, records, as_json=as_json, header_row=first)
+
+    async def list_pages(services: Services) -> str | None:
+        async def read(size: int, after: str | None) -> Page[Session]:
+            return await services.admin.sessions_of(email, size, after)
+
+        return await show_pages(read, limit, cursor, show_sessions)
+
+    say_next_page(_run(list_pages))
 
 
 @users.command("reactivate")
@@ -666,4 +672,4 @@ def audit(
                 event.user_agent or "-",
             ]
             typer.echo("\t".join(fields))
-    _say_next_page(events.next)
+    say_next_page(events.next)

@@ -3,30 +3,11 @@ and the CLI."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-import httpx
-
 from portcullis.config import Settings
 from tests.conftest import MakeServer, SettingsFactory
+from tests.paging import NEXT, walk
 from tests.processes import portcullis_env, run_cli
 from tests.support import add_account, fail_body, login
-
-NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
-
-
-def walk(client: httpx.Client, first: str, token: str) -> list[list[dict[str, Any]]]:
-    """Every page from ``first`` on, following each answer's Link to the next."""
-    pages = []
-    address: str | None = first
-    while address is not None:
-        answer = client.get(address, headers={"X-Session-Token": token})
-        assert answer.status_code == 200, answer.text
-        pages.append(answer.json())
-        link = answer.headers.get("link")
-        address = NEXT.fullmatch(link).group(1) if link else None  # type: ignore[union-attr]
-    return pages
 
 
 def people(settings: Settings, count: int) -> list[str]:

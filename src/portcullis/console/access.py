@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
+from portcullis.console.pages import CURSOR, LIMIT, say_next_page, show_pages
 from portcullis.core.errors import NotFound
 from portcullis.core.models import AccessToken, Account, TokenScope
+from portcullis.core.paging import Page
 from portcullis.services import Services
 
 Run = Callable[[Callable[[Services], Awaitable[Any]]], Any]
@@ -54,14 +56,23 @@ def access_commands(run: Run) -> tuple[typer.Typer, typer.Typer]:
         typer.echo(run(create))
 
     @tokens.command("list")
-    def token_list(login: str) -> None:
-        """List an account's tokens: id, name, kind, scope, made, expires, last used."""
+    def token_list(login: str, limit: LIMIT = None, cursor: CURSOR = None) -> None:
+        """List an account's tokens, newest first: id, name, kind, scope, made, expires,
+        last used."""
 
-        async def listed(s: Services) -> list[AccessToken]:
-            return list(await s.tokens.list((await account_of(s, login)).id))
+        def show_tokens(found: Sequence[AccessToken], _: bool) -> None:
+            for token in found:
+                typer.echo(_describe(token))
 
-        for token in run(listed):
-            typer.echo(_describe(token))
+        async def list_pages(s: Services) -> str | None:
+            account = await account_of(s, login)
+
+            async def read(size: int, after: str | None) -> Page[AccessToken]:
+                return await s.tokens.page(account.id, size, after)
+
+            return await show_pages(read, limit, cursor, show_tokens)
+
+        say_next_page(run(list_pages))
 
     @tokens.command("revoke")
     def token_revoke(login: str, token_id: str) -> None:
@@ -83,9 +94,16 @@ def access_commands(run: Run) -> tuple[typer.Typer, typer.Typer]:
         typer.echo(f"created service {account.username}\t{','.join(account.access_tags) or '-'}")
 
     @services.command("list")
-    def service_list() -> None:
-        """List the service accounts and their tags."""
-        for account in run(lambda s: s.service_accounts.list()):
-            typer.echo(f"{account.username}\t{','.join(account.access_tags) or '-'}")
+    def service_list(limit: LIMIT = None, cursor: CURSOR = None) -> None:
+        """List the service accounts by id, and their tags."""
+
+        def show_services(found: Sequence[Account], _: bool) -> None:
+            for account in found:
+                typer.echo(f"{account.username}\t{','.join(account.access_tags) or '-'}")
+
+        async def list_pages(s: Services) -> str | None:
+            return await show_pages(s.service_accounts.list, limit, cursor, show_services)
+
+        say_next_page(run(list_pages))
 
     return tokens, services

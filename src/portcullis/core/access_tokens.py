@@ -26,6 +26,7 @@ from portcullis.core.models import (
     TokenKind,
     TokenScope,
 )
+from portcullis.core.paging import DEFAULT_LIMIT, Page, bounded, newest_page, position_of
 from portcullis.core.ports import Clock, SessionHotPath, UnitOfWorkFactory
 from portcullis.core.tokens import TOKEN_BYTES, Hasher
 
@@ -122,8 +123,21 @@ class AccessTokens:
         return lifetime
 
     async def list(self, account_id: int) -> Sequence[AccessToken]:
+        """Every token of the account, newest first (the profile page shows them all)."""
         async with self._uow() as uow:
             return await uow.tokens.list(account_id)
+
+    async def page(
+        self, account_id: int, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[AccessToken]:
+        """A page of the account's tokens, newest first, from ``cursor`` (the previous
+        page's ``next``) if given. Raises InvalidInput for a cursor this service did not
+        give."""
+        after = position_of(cursor)
+        limit = bounded(limit)
+        async with self._uow() as uow:
+            found = await uow.tokens.list(account_id, after, limit + 1)
+        return newest_page(found, limit)
 
     async def revoke(
         self,

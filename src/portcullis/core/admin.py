@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from portcullis.core.accounts import store_new_password
 from portcullis.core.audit import AuditTrail
 from portcullis.core.email_change import take_new_address
@@ -204,10 +202,18 @@ class Administration:
 
     # --- sessions of any account (``actor`` None is the operator's CLI) -------------
 
-    async def sessions_of(self, email: str, actor: Account | None = None) -> Sequence[Session]:
-        """Raises NotAllowed for a non-superuser actor, NotFound for an unknown e-mail."""
+    async def sessions_of(
+        self,
+        email: str,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Account | None = None,
+    ) -> Page[Session]:
+        """A page of the account's sessions, newest first, as Sessions.page. Raises
+        NotAllowed for a non-superuser actor, NotFound for an unknown e-mail, InvalidInput
+        for a cursor this service did not give."""
         account = await self._target(email, actor)
-        return await self._sessions.list(account.id)
+        return await self._sessions.page(account.id, limit, cursor)
 
     async def end_session(
         self,

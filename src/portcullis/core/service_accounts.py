@@ -21,6 +21,7 @@ from portcullis.core.models import (
     Permission,
     StorageMode,
 )
+from portcullis.core.paging import DEFAULT_LIMIT, Page, bounded, page_of, row_id_of
 from portcullis.core.ports import Clock, UnitOfWorkFactory
 from portcullis.core.tokens import new_account_secret
 from portcullis.core.validation import (
@@ -103,8 +104,15 @@ class ServiceAccounts:
             raise NotFound(f"No service account is named '{name}'.")
         return account
 
-    async def list(self, actor: Account | None = None) -> Sequence[Account]:
-        """Every service account. Raises NotAllowed for a non-superuser."""
+    async def list(
+        self, limit: int = DEFAULT_LIMIT, cursor: str | None = None, actor: Account | None = None
+    ) -> Page[Account]:
+        """A page of the service accounts by id, from ``cursor`` (the previous page's
+        ``next``) if given. Raises NotAllowed for a non-superuser, InvalidInput for a
+        cursor this service did not give."""
         _superuser_or_operator(actor)
+        after = row_id_of(cursor)
+        limit = bounded(limit)
         async with self._uow() as uow:
-            return await uow.accounts.service_accounts()
+            found = await uow.accounts.service_accounts(after, limit + 1)
+        return page_of([(account.id, account) for account in found], limit)

@@ -19,6 +19,7 @@ from portcullis.core.models import (
     TokenKind,
     TokenScope,
 )
+from portcullis.core.paging import DEFAULT_LIMIT, Page, bounded, newest_page, position_of
 from portcullis.core.ports import (
     Clock,
     Instruments,
@@ -204,8 +205,21 @@ class Sessions:
             return ended
 
     async def list(self, account_id: int) -> Sequence[Session]:
+        """Every session of the account, newest first (the profile page shows them all)."""
         async with self._uow() as uow:
             return await uow.sessions.list(account_id)
+
+    async def page(
+        self, account_id: int, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Session]:
+        """A page of the account's sessions, newest first, from ``cursor`` (the previous
+        page's ``next``) if given. Raises InvalidInput for a cursor this service did not
+        give."""
+        after = position_of(cursor)
+        limit = bounded(limit)
+        async with self._uow() as uow:
+            found = await uow.sessions.list(account_id, after, limit + 1)
+        return newest_page(found, limit)
 
     async def purge_expired(self, limit: int) -> int:
         """Delete at most ``limit`` expired or idle sessions; how many went."""

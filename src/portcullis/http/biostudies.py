@@ -34,6 +34,7 @@ from portcullis.http.common import (
 )
 from portcullis.http.cross_site import SessionCookie, session_cookie_of
 from portcullis.http.forms import read_form
+from portcullis.http.paging import page_asked, page_response
 from portcullis.services import Services
 
 Text = Annotated[StrictStr, StringConstraints(max_length=4096)]
@@ -314,8 +315,9 @@ class BioStudiesApi:
 
     async def list_sessions(self, request: Request) -> Response:
         current, account = await self._services.sessions.resolve(await self._token(request))
-        sessions = await self._services.sessions.list(account.id)
-        return json_response([session_view(s, current.id) for s in sessions], headers=NO_STORE)
+        limit, cursor = page_asked(request)
+        sessions = await self._services.sessions.page(account.id, limit, cursor)
+        return page_response(request, sessions, lambda session: session_view(session, current.id))
 
     async def end_session(self, request: Request) -> Response:
         _, account = await self._services.sessions.resolve(await self._token(request))

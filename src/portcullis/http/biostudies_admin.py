@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 from starlette.requests import Request
@@ -14,7 +14,6 @@ from starlette.routing import BaseRoute, Route
 
 from portcullis.core.errors import InvalidInput
 from portcullis.core.models import AccessType, Account
-from portcullis.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from portcullis.http.biostudies_views import audit_view, session_view, user_record
 from portcullis.http.common import (
     client_of,
@@ -23,9 +22,8 @@ from portcullis.http.common import (
     parse_model,
     read_fields,
 )
+from portcullis.http.paging import page_asked, page_response
 from portcullis.services import Services
-
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def parse_since(raw: str | None) -> datetime | None:
@@ -37,26 +35,6 @@ def parse_since(raw: str | None) -> datetime | None:
     except ValueError:
         raise InvalidInput(["since: not an ISO 8601 date or date-time"]) from None
     return since if since.tzinfo else since.replace(tzinfo=UTC)
-
-
-def parse_limit(raw: str | None) -> int:
-    """A whole number from 1 to MAX_LIMIT, in ASCII digits. Raises InvalidInput."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    # isdigit() alone admits digits int() refuses, such as superscripts ("²").
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidInput([f"limit: not a whole number from 1 to {MAX_LIMIT}"])
-    return int(raw)
-
-
-def page_response(request: Request, page: Page[Any], view: Callable[[Any], object]) -> Response:
-    """The page's items as the JSON list the endpoint always answered; the next page's
-    address in ``Link: <...>; rel="next"`` (RFC 8288, as GitHub's API pages), so a client
-    that reads only the body is not broken, and one that follows links gets every page."""
-    headers = dict(NO_STORE)
-    if page.next is not None:
-        headers["Link"] = f'<{request.url.include_query_params(cursor=page.next)}>; rel="next"'
-    return json_response([view(item) for item in page.items], headers=headers)
 
 
 def _upper(value: object) -> object:
@@ -92,9 +70,13 @@ class BioStudiesAdminApi:
         ]
 
     async def sessions(self, request: Request) -> Response:
+        """The account's sessions, a page at a time, newest first."""
         caller = await self._caller(request)
-        sessions = await self._services.admin.sessions_of(request.path_params["email"], caller)
-        return json_response([session_view(s, None) for s in sessions], headers=NO_STORE)
+        limit, cursor = page_asked(request)
+        sessions = await self._services.admin.sessions_of(
+            request.path_params["email"], limit, cursor, actor=caller
+        )
+        return page_response(request, sessions, lambda session: session_view(session, None))
 
     async def end_session(self, request: Request) -> Response:
         caller = await self._caller(request)
@@ -136,21 +118,16 @@ class BioStudiesAdminApi:
     async def audit(self, request: Request) -> Response:
         caller = await self._caller(request)
         query = request.query_params
+        limit, cursor = page_asked(request)
         events = await self._services.audit.read(
-            caller,
-            query.get("user") or None,
-            parse_since(query.get("since")),
-            parse_limit(query.get("limit")),
-            query.get("cursor"),
+            caller, query.get("user") or None, parse_since(query.get("since")), limit, cursor
         )
         return page_response(request, events, audit_view)
 
     async def users(self, request: Request) -> Response:
         """Every account, a page at a time, by id: the superuser's user list."""
         caller = await self._caller(request)
-        query = request.query_params
-        accounts = await self._services.admin.list_users(
-            parse_limit(query.get("limit")), query.get("cursor"), actor=caller
-        )
+        limit, cursor = page_asked(request)
+        accounts = await self._services.admin.list_users(limit, cursor, actor=caller)
         folders = self._services.folders
         return page_response(request, accounts, lambda account: user_record(account, folders))

@@ -3,7 +3,7 @@ superusers' service accounts and their tokens under /auth/services."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from portcullis.http.common import (
     parse_model,
     read_fields,
 )
+from portcullis.http.paging import page_asked, page_response
 from portcullis.services import Services
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -97,7 +98,7 @@ class BioStudiesTokensApi:
 
     async def list_tokens(self, request: Request) -> Response:
         account = await self._caller(request, Use.ACCOUNT)
-        return self._listed(await self._services.tokens.list(account.id))
+        return await self._listed(request, account)
 
     async def create_token(self, request: Request) -> Response:
         account = await self._caller(request, Use.ACCOUNT)
@@ -112,9 +113,11 @@ class BioStudiesTokensApi:
     # --- service accounts: superusers only ------------------------------------------
 
     async def list_services(self, request: Request) -> Response:
+        """The service accounts, a page at a time, by id."""
         caller = await self._caller(request, Use.ACT)
-        accounts = await self._services.service_accounts.list(caller)
-        return json_response([service_view(a) for a in accounts], headers=NO_STORE)
+        limit, cursor = page_asked(request)
+        accounts = await self._services.service_accounts.list(limit, cursor, actor=caller)
+        return page_response(request, accounts, service_view)
 
     async def add_service(self, request: Request) -> Response:
         caller = await self._caller(request, Use.ACT)
@@ -126,7 +129,7 @@ class BioStudiesTokensApi:
 
     async def service_tokens(self, request: Request) -> Response:
         _, service = await self._service(request)
-        return self._listed(await self._services.tokens.list(service.id))
+        return await self._listed(request, service)
 
     async def create_service_token(self, request: Request) -> Response:
         caller, service = await self._service(request)
@@ -157,6 +160,8 @@ class BioStudiesTokensApi:
         )
         return json_response(issued_view(issued), 201, headers=NO_STORE)
 
-    @staticmethod
-    def _listed(tokens: Sequence[AccessToken]) -> Response:
-        return json_response([token_view(t) for t in tokens], headers=NO_STORE)
+    async def _listed(self, request: Request, owner: Account) -> Response:
+        """The owner's tokens, a page at a time, newest first."""
+        limit, cursor = page_asked(request)
+        tokens = await self._services.tokens.page(owner.id, limit, cursor)
+        return page_response(request, tokens, token_view)

@@ -28,8 +28,10 @@ from portcullis.core.models import (
     StorageMode,
     UsedKey,
 )
+from portcullis.core.paging import Position
 from portcullis.core.validation import canonical_login
 from portcullis.storage.batches import delete_some
+from portcullis.storage.keyset import newest_first
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
 from portcullis.storage.token_store import SqlTokenStore
@@ -179,8 +181,15 @@ class SqlAccountStore:
             query = query.where(accounts.c.id > after)
         return [account_from_row(row) for row in await self._db.execute(query)]
 
-    async def service_accounts(self) -> Sequence[Account]:
-        query = select(accounts).where(accounts.c.service == true()).order_by(accounts.c.id)
+    async def service_accounts(self, after: int | None, limit: int) -> Sequence[Account]:
+        query = (
+            select(accounts)
+            .where(accounts.c.service == true())
+            .order_by(accounts.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(accounts.c.id > after)
         return [account_from_row(row) for row in await self._db.execute(query)]
 
     async def remove(self, account_id: int) -> None:
@@ -281,11 +290,12 @@ class SqlSessionStore:
         result = await self._db.execute(delete(sessions).where(sessions.c.account_id == account_id))
         return result.rowcount
 
-    async def list(self, account_id: int) -> Sequence[Session]:
+    async def list(
+        self, account_id: int, after: Position | None = None, limit: int | None = None
+    ) -> Sequence[Session]:
+        query = select(sessions).where(sessions.c.account_id == account_id)
         rows = await self._db.execute(
-            select(sessions)
-            .where(sessions.c.account_id == account_id)
-            .order_by(sessions.c.created_at.desc())
+            newest_first(query, sessions.c.created_at, sessions.c.id, after, limit)
         )
         return [session_from_row(row) for row in rows]
 

@@ -66,6 +66,7 @@ accounts = Table(
     Column("imported_from", String(96), nullable=True),
     Index(None, "username_key", unique=True),
     Index(None, "imported_from", unique=True),
+    Index(None, "service", "id"),  # the few service accounts, by id, among millions
 )
 
 sessions = Table(
@@ -84,7 +85,9 @@ sessions = Table(
     Column("opened_by", String(254), nullable=True),
     # An imported API token: ended by its lifetime only, never for being idle.
     Column("api_token", Boolean, nullable=False, server_default=false()),
-    Index(None, "account_id"),
+    # A session list's order (newest first) and its pages' keyset; also any lookup by
+    # account alone, as its first column.
+    Index(None, "account_id", "created_at", "id"),
     Index(None, "expires_at"),  # the purge's
     Index(None, "last_seen_at"),  # the purge's, for idle sessions
 )
@@ -103,7 +106,7 @@ access_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger, nullable=True),  # NULL: never used
-    Index(None, "account_id"),
+    Index(None, "account_id", "created_at", "id"),  # as the sessions' (a list's pages)
     Index(None, "expires_at"),  # the purge's
 )
 

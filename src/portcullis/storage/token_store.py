@@ -13,7 +13,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portcullis.core.models import AccessToken, TokenKind, TokenScope
+from portcullis.core.paging import Position
 from portcullis.storage.batches import delete_some
+from portcullis.storage.keyset import newest_first
 from portcullis.storage.tables import access_tokens
 
 
@@ -62,12 +64,13 @@ class SqlTokenStore:
             )
         )
 
-    async def list(self, account_id: int) -> Sequence[AccessToken]:
+    async def list(
+        self, account_id: int, after: Position | None = None, limit: int | None = None
+    ) -> Sequence[AccessToken]:
         t = access_tokens.c
         columns = [t[name.strip()] for name in TOKEN_COLUMNS.split(",")]
-        rows = await self._db.execute(
-            select(*columns).where(t.account_id == account_id).order_by(t.created_at.desc(), t.id)
-        )
+        query = select(*columns).where(t.account_id == account_id)
+        rows = await self._db.execute(newest_first(query, t.created_at, t.id, after, limit))
         return [token_from_columns(tuple(row)) for row in rows]
 
     async def remove(self, account_id: int, token_id: str) -> bool:

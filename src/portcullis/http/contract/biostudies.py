@@ -235,7 +235,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=CheckRegistrationBody,
     ),
     ("GET", "/auth/sessions"): _signed_in(
-        "The token's account's live sessions", {200: Answer("Sessions.", list[SessionView])}
+        "The token's account's live sessions, newest first",
+        {200: Answer("A page of sessions.", list[SessionView], ("Link",))},
+        query=PAGES,
     ),
     ("DELETE", "/auth/sessions/{id}"): _signed_in(
         "End one of one's sessions", {200: EMPTY_OK, 404: _fail("No such session.")}
@@ -248,8 +250,9 @@ ADMIN = "/auth/admin/users/{email}"
 ADMIN_ANSWERS = {403: _fail("The caller is not a superuser."), 404: _fail("No such account.")}
 OPERATIONS |= {
     ("GET", f"{ADMIN}/sessions"): _signed_in(
-        "An account's sessions (superusers)",
-        {200: Answer("Sessions.", list[SessionView]), **ADMIN_ANSWERS},
+        "An account's sessions, newest first (superusers)",
+        {200: Answer("A page of sessions.", list[SessionView], ("Link",)), **ADMIN_ANSWERS},
+        query=PAGES,
     ),
     ("DELETE", f"{ADMIN}/sessions/{{id}}"): _signed_in(
         "End an account's session (superusers)", {200: EMPTY_OK, **ADMIN_ANSWERS}

@@ -117,11 +117,13 @@ def _services(summary: str, answers: dict[int, Answer], **rest: Any) -> Operatio
 
 NEW_TOKEN = {"name": "nightly ingest", "scope": "read", "expiresInDays": 30}
 ISSUED = Answer("Made: the token is in this answer only.", IssuedToken)
+TOKEN_PAGE = Answer("A page of tokens, never the tokens themselves.", list[TokenView], ("Link",))
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/auth/tokens"): _tokens(
-        "One's personal access tokens (a session only)",
-        {200: Answer("Tokens, never the tokens themselves.", list[TokenView])},
+        "One's personal access tokens, newest first (a session only)",
+        {200: TOKEN_PAGE},
+        query=biostudies.PAGES,
     ),
     ("POST", "/auth/tokens"): _tokens(
         "Make a personal access token (a session only)",
@@ -135,10 +137,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         path_descriptions=TOKEN_PATH,
     ),
     ("GET", "/auth/services"): _op(
-        "The service accounts (superusers)",
-        {**SIGNED_IN, 200: Answer("Service accounts.", list[ServiceView]), 403: NOT_A_SUPERUSER},
+        "The service accounts, by id (superusers)",
+        {
+            **SIGNED_IN,
+            200: Answer("A page of service accounts.", list[ServiceView], ("Link",)),
+            403: NOT_A_SUPERUSER,
+        },
         biostudies.TAG,
         security=TOKENS,
+        query=biostudies.PAGES,
     ),
     ("POST", "/auth/services"): _op(
         "Add a service account with its READ tags (superusers)",
@@ -154,9 +161,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         example={"name": "ingest", "tags": ["S-BSST1"]},
     ),
     ("GET", "/auth/services/{name}/tokens"): _services(
-        "A service account's tokens (superusers)",
-        {200: Answer("Tokens, never the tokens themselves.", list[TokenView])},
+        "A service account's tokens, newest first (superusers)",
+        {200: TOKEN_PAGE},
         path_descriptions=SERVICE_PATH,
+        query=biostudies.PAGES,
     ),
     ("POST", "/auth/services/{name}/tokens"): _services(
         "Make a token for a service account (superusers)",
