@@ -271,7 +271,7 @@ def scale_database(
             print(f"[{kind}] the lists, a page each", flush=True)
             middle = cursor_of(shape.accounts // 2)
             lists = {
-                "session list, 1,001 sessions": ("/auth/sessions", crowded),
+                "session list (1,001 sessions), first page": ("/auth/sessions?limit=100", crowded),
                 "user list, first page": ("/auth/admin/users?limit=100", admin),
                 "user list, a page at the middle": (
                     f"/auth/admin/users?limit=100&cursor={middle}",
