@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
+import time
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
 from portcullis.config import Settings
+from portcullis.services import build_services
+from portcullis.storage.tables import access_tokens
+from portcullis.storage.tables import sessions as sessions_table
 from tests.support import PASSWORD, RunningServer, add_account, grant
 from tests.web.conftest import sign_in, submit
 
@@ -153,3 +160,77 @@ class TestChangePassword:
 
 def _session_ids(page: str) -> list[str]:
     return re.findall(r'action="/account/sessions/([^/"]+)/end"', page)
+
+
+class TestManySessionsAndTokens:
+    """An account a script signs in for every job: the page shows the newest, not all."""
+
+    def test_the_newest_are_shown_this_browser_always_and_the_rest_said(
+        self, site: RunningServer
+    ) -> None:
+        account = add_account(site.settings, "busy@example.org", username="busy")
+        with site.client(headers={"User-Agent": LINUX_CHROME}) as browser:
+            sign_in(browser, "busy", PASSWORD)
+            # Newer than this browser's own: it would not be among the newest hundred.
+            _insert_rows(site.settings, account.id, sessions=130, tokens=101)
+            page = browser.get("/account/profile")
+        assert page.status_code == 200
+        assert page.text.count("End this session") == 100 + 1
+        assert "This browser" in page.text
+        assert "Only the newest 100 sessions are shown" in page.text
+        assert page.text.count("/revoke") == 100
+        assert "Only the newest 100 tokens are shown" in page.text
+
+    def test_a_few_are_all_shown_and_nothing_is_said(self, site: RunningServer) -> None:
+        account = add_account(site.settings, "calm@example.org", username="calm")
+        with site.client() as browser:
+            sign_in(browser, "calm", PASSWORD)
+            _insert_rows(site.settings, account.id, sessions=3, tokens=2)
+            page = browser.get("/account/profile").text
+        assert page.count("End this session") == 4
+        assert page.count("/revoke") == 2
+        assert "Only the newest" not in page
+
+
+def _insert_rows(settings: Settings, account_id: int, *, sessions: int, tokens: int) -> None:
+    now = int(time.time())
+    session_rows = [
+        {
+            "id": secrets.token_hex(12),
+            "token_hash": secrets.token_bytes(32),
+            "account_id": account_id,
+            "created_at": now + 60 + n,
+            "last_seen_at": now,
+            "expires_at": now + 86400,
+            "client_address": "192.0.2.7",
+            "user_agent": "job-runner/1",
+            "opened_by": None,
+            "api_token": False,
+        }
+        for n in range(sessions)
+    ]
+    token_rows = [
+        {
+            "id": secrets.token_hex(8),
+            "token_hash": secrets.token_bytes(32),
+            "account_id": account_id,
+            "kind": "personal",
+            "name": f"job {n}",
+            "scope": "read",
+            "created_at": now - n,
+            "expires_at": now + 86400,
+            "last_used_at": None,
+        }
+        for n in range(tokens)
+    ]
+
+    async def write() -> None:
+        services = build_services(settings)
+        try:
+            async with services.engine.begin() as connection:
+                await connection.execute(insert(sessions_table), session_rows)
+                await connection.execute(insert(access_tokens), token_rows)
+        finally:
+            await services.close()
+
+    asyncio.run(write())

@@ -32,6 +32,10 @@ from portcullis.web.user_agents import parts
 from portcullis.web.words import problems_of
 
 DETAIL_FIELDS = ("name", "username", "orcid")
+# The page shows the newest of each list: an account a script signs in for every job can
+# hold thousands of sessions, and the page would read and render every one. "Sign out
+# everywhere" still ends them all; the API pages through the rest.
+SHOWN = 100
 WRONG_PASSWORD = N_("The password is wrong.")
 NOTICES = {
     "session-ended": N_("That session has ended."),
@@ -139,10 +143,13 @@ class ProfilePages(FormPages):
         errors: Mapping[str, Sequence[str]] | None = None,
         new_token: IssuedAccessToken | None = None,
     ) -> Response:
-        sessions = await self._services.sessions.list(account.id)
-        tokens = await self._services.tokens.list(account.id)
+        sessions = await self._services.sessions.page(account.id, SHOWN)
+        tokens = await self._services.tokens.page(account.id, SHOWN)
+        shown = list(sessions.items)
+        if all(s.id != current.id for s in shown):
+            shown.insert(0, current)  # this browser's, however old, is always there
         # Off the event loop: naming the browsers is regular-expression work.
-        rows = await asyncio.to_thread(_session_rows, sessions, current)
+        rows = await asyncio.to_thread(_session_rows, shown, current)
         return self._page(
             request,
             "profile.html",
@@ -156,7 +163,10 @@ class ProfilePages(FormPages):
             rules=self._rules(),
             rule_names=names_of(account),
             notice=notice,
-            tokens=[token_row(t) for t in tokens],
+            tokens=[token_row(t) for t in tokens.items],
+            more_sessions=sessions.next is not None,
+            more_tokens=tokens.next is not None,
+            shown=SHOWN,
             new_token=new_token.token if new_token else None,
             max_days=self._services.tokens.max_lifetime.days,
         )
