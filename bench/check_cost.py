@@ -9,13 +9,16 @@ counted is what a worker does for a request, less the socket calls. ``--asgi`` c
 app directly instead, leaving uvicorn out. The ceiling (bench/ceiling.py) runs under the
 same harness, so each check prints as a multiple of it.
 
-CPU time is a rough guide on a shared machine; instruction counts repeat under load:
+CPU time is a rough guide on a shared machine; instruction counts repeat under load.
+``--callgrind`` counts the checks alone (callgrind_control switches counting on and off
+around them); a check's instructions are the total over ``--checks``:
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
-        .venv/bin/python -m bench.check_cost --only profile --checks 2000
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \\
+        .venv/bin/python -m bench.check_cost --only profile --checks 1000 --callgrind
 
-and the same with ``--checks 4000``: the difference over 2,000 is one check's count,
-start-up cancelled out. Metrics are off and access lines on, as in the benchmark.
+Callgrind counts no time in the kernel (the access line's write, SQLite's locks). On
+PostgreSQL the checks here come one at a time, so none share a query as under load.
+Metrics are off and access lines on, as in the benchmark.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import cProfile
 import logging
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,10 +215,14 @@ async def measure(args: argparse.Namespace, env: dict[str, str], logins: list[st
             last = await run(target_app, requests, min(args.checks, 500))  # warm up
             assert b" 200 OK" in last or args.asgi, last
             profiler = cProfile.Profile() if args.profile else None
+            if args.callgrind:
+                callgrind("--instr=on")
             started = time.process_time()
             if profiler:
                 profiler.enable()
             await run(target_app, requests, args.checks)
+            if args.callgrind:
+                callgrind("--instr=off")
             if profiler:
                 profiler.disable()
             costs[target] = (time.process_time() - started) / args.checks * 1e6
@@ -231,6 +239,11 @@ async def measure(args: argparse.Namespace, env: dict[str, str], logins: list[st
                 stats.sort_stats("tottime").print_stats(args.top)
 
 
+def callgrind(*command: str) -> None:
+    """Tells callgrind, which runs this process, to count or stop counting instructions."""
+    subprocess.run(["callgrind_control", *command, str(os.getpid())], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.check_cost", description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -238,6 +251,9 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(TARGETS))
     parser.add_argument("--asgi", action="store_true", help="call the app, not uvicorn")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top lines")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count only the checks (--instr-atstart=no)"
+    )
     parser.add_argument("--top", type=int, default=25, help="how many lines --profile prints")
     parser.add_argument("--profile-out", help="with --profile, also write the stats here")
     args = parser.parse_args()
