@@ -26,7 +26,8 @@ class Hasher:
         self._handle_key = hmac.new(server_secret, b"account-handle", hashlib.sha256).digest()
 
     def token_hash(self, token: str) -> bytes:
-        return hmac.new(self._token_key, token.encode("utf-8", "surrogatepass"), "sha256").digest()
+        # hmac.digest: the same HMAC in one C call, without an HMAC object (every check).
+        return hmac.digest(self._token_key, token.encode("utf-8", "surrogatepass"), "sha256")
 
     def key_hash(self, key: str) -> bytes:
         return hmac.new(self._otk_key, key.encode("utf-8", "surrogatepass"), "sha256").digest()
