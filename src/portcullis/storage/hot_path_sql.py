@@ -190,7 +190,9 @@ class RowMemo(Generic[Made]):
     fields, enums, JSON, datetimes) cost more than reading it: 36 µs a row against
     1 µs to compare it with the row before. The row is still read at every check, so a
     revoked token, a disabled account or any edit is seen at once: a row that differs
-    in any column is converted anew. The values are immutable, so sharing them is safe.
+    in any column is converted anew. Sharing the values between checks is safe: they are
+    frozen dataclasses of immutable values, but for the dialect fields' dict, which no
+    caller changes (a changed account is a new Account, through ``replace``).
     """
 
     def __init__(self, convert: Callable[[Any], Made], size: int = 1024):
