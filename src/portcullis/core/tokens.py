@@ -12,31 +12,6 @@ TOKEN_BYTES = 32  # 256 bits for session tokens
 KEY_BYTES = 24  # 192 bits for mailed one-time keys
 
 
-class PreparedHmac:
-    """HMAC-SHA256 (RFC 2104) under one key, its two padded key blocks hashed once.
-
-    hmac.digest asks OpenSSL to fetch SHA-256 and hash the padded key again at every
-    call: 23,000 instructions a token (callgrind), against 11,000 to copy the two
-    prepared hashes and finish them. Every token check hashes its token.
-    """
-
-    BLOCK = 64  # SHA-256's block size in bytes
-
-    def __init__(self, key: bytes):
-        if len(key) > self.BLOCK:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(self.BLOCK, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
 class Hasher:
     """HMAC-SHA256 under the server secret.
 
@@ -49,10 +24,15 @@ class Hasher:
         self._otk_key = hmac.new(server_secret, b"one-time-key", hashlib.sha256).digest()
         self._name_key = hmac.new(server_secret, b"login-name", hashlib.sha256).digest()
         self._handle_key = hmac.new(server_secret, b"account-handle", hashlib.sha256).digest()
-        self._token_hmac = PreparedHmac(self._token_key)
+        # Every token check hashes its token. hmac.digest has OpenSSL set up the key
+        # anew at each call (2.7 µs here); a copy of an HMAC keyed once starts from the
+        # prepared state (1.9 µs).
+        self._token_mac = hmac.new(self._token_key, digestmod=hashlib.sha256)
 
     def token_hash(self, token: str) -> bytes:
-        return self._token_hmac.digest(token.encode("utf-8", "surrogatepass"))
+        mac = self._token_mac.copy()
+        mac.update(token.encode("utf-8", "surrogatepass"))
+        return mac.digest()
 
     def key_hash(self, key: str) -> bytes:
         return hmac.new(self._otk_key, key.encode("utf-8", "surrogatepass"), "sha256").digest()
