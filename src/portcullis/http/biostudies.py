@@ -18,12 +18,13 @@ from portcullis.core.validation import email_problems, normalise_email
 from portcullis.http.biostudies_admin import BioStudiesAdminApi
 from portcullis.http.biostudies_tokens import BioStudiesTokensApi
 from portcullis.http.biostudies_views import (
+    ProfileBodies,
     password_changed,
-    profile,
     session_view,
     user_record,
 )
 from portcullis.http.common import (
+    JSON_TYPE,
     authorization_token,
     client_of,
     empty_response,
@@ -62,10 +63,12 @@ def token_of(request: Request, cookie: SessionCookie) -> str | None:
 
     Raises NotAllowed when the cookie would authenticate a cross-site state change.
     """
+    # X-Session-Token first, and alone when sent: every token check reads this.
+    if token := request.headers.get("x-session-token"):
+        return token
     sent = authorization_token(request.headers)
     return (
-        request.headers.get("x-session-token")
-        or (sent[1] if sent else None)
+        (sent[1] if sent else None)
         or cookie.token(request)
         or request.query_params.get("BIOSTDSESS")
     )
@@ -183,6 +186,7 @@ class BioStudiesApi:
         self._cookie = session_cookie_of(
             settings.public_url, settings.cors_origins, settings.session_cookie_name
         )
+        self._profiles = ProfileBodies(services.folders)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
@@ -216,7 +220,7 @@ class BioStudiesApi:
         return await token_with_body_of(request, self._cookie)
 
     def _profile(self, account: Account, token: str) -> Response:
-        return json_response(profile(account, token, self._services.folders), headers=NO_STORE)
+        return Response(self._profiles.of(account, token), 200, NO_STORE, media_type=JSON_TYPE)
 
     async def profile(self, request: Request) -> Response:
         # The hot path: one keyed hash, one indexed read, one orjson dump.

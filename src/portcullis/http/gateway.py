@@ -84,6 +84,37 @@ def identity_headers(session: Session, account: Account) -> dict[str, str]:
     }
 
 
+class IdentityAnswers:
+    """Forward-auth's 200s, their headers made once while the session and account stay the same.
+
+    A proxy asks about every request it holds back, mostly for the same few sessions:
+    quoting the identity headers and encoding them cost more than the rest of the
+    answer. Each session's headers are kept as the Response made them (at most
+    ``size``), and made anew when the session or its account differs in any field.
+    """
+
+    def __init__(self, size: int = 1024):
+        self._size = size
+        self._made: dict[str, tuple[Session, Account, list[tuple[bytes, bytes]]]] = {}
+
+    def answer(self, session: Session, account: Account) -> Response:
+        last = self._made.get(session.id)
+        # The hot path hands back the very objects while their row is unchanged (RowMemo).
+        if last is not None and _same(last[0], session) and _same(last[1], account):
+            response = Response(b"", 200)
+            response.raw_headers = list(last[2])  # a copy: the caller adds to it
+            return response
+        response = Response(b"", 200, identity_headers(session, account))
+        if len(self._made) >= self._size:
+            del self._made[next(iter(self._made))]  # the oldest entry: a bound, not an LRU
+        self._made[session.id] = (session, account, list(response.raw_headers))
+        return response
+
+
+def _same(kept: object, given: object) -> bool:
+    return kept is given or kept == given
+
+
 def challenged(challenge: str, presented: bool) -> Response:
     """401 with ``challenge``, naming the error when a token was sent (RFC 6750)."""
     response = fail(InvalidToken.message, 401)
@@ -120,6 +151,7 @@ class ForwardAuth:
         self._rules = PathRules(settings.gateway_rules)
         self._returns = ReturnAddresses(settings.public_url, settings.all_instances.values())
         self._signin = f"{settings.public_url}{PREFIX}/signin"
+        self._answers = IdentityAnswers()
 
     def presented(
         self, request: Request, headers: Mapping[str, str], original: Original
@@ -159,7 +191,7 @@ class ForwardAuth:
         missing = self._rules.missing(account.access_tags, original.path, asked)
         if missing:
             return fail(f"Access to this resource needs the tag {missing[0]}.", 403)
-        return Response(b"", 200, identity_headers(session, account))
+        return self._answers.answer(session, account)
 
     def _refused(self, request: Request, presented: Presented, original: Original) -> Response:
         if request.query_params.get("redirect", "").lower() in TRUE_WORDS:

@@ -18,6 +18,9 @@ from starlette.datastructures import QueryParams
 from portcullis.http.cross_site import origin_of
 
 NO_QUERY = QueryParams()
+# What normalised_path has to decode or fold: a percent-escape, a dot segment ("/." also
+# stands for a name beginning with a dot, folded to itself), an empty segment.
+PATH_MARKS = ("%", "/.", "//")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,10 @@ class Original:
 def normalised_path(raw: str) -> str:
     """The path of ``raw`` as a proxy routes it: decoded, dot segments and slashes folded."""
     # Not urlsplit: it reads "//private/x" as the host "private".
-    path = unquote(raw.partition("?")[0].partition("#")[0] or "/", errors="replace")
+    path = raw.partition("?")[0].partition("#")[0]
+    if path.startswith("/") and not any(mark in path for mark in PATH_MARKS):
+        return path  # nothing to decode or fold (most paths): as the steps below would give
+    path = unquote(path or "/", errors="replace")
     folded = posixpath.normpath("/" + path.lstrip("/"))
     # normpath keeps a leading "//"; and a trailing slash still says "a folder".
     folded = "/" + folded.lstrip("/")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
@@ -38,24 +37,35 @@ class AccessLines:
         request_id: str,
     ) -> None:
         message = f"{method} {route} {status}"
-        fields: dict[str, Any] = {
-            "event": "request",
-            "method": method,
-            "route": route,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-            "client": client,
-            "dialect": dialect,
-        }
+        duration_ms = round(seconds * 1000, 3)
         at = self._time(time.time())
         if self._json:
-            head = {"time": at, "level": "info", "logger": LOGGER, "message": message}
-            line = orjson.dumps({**head, "request_id": request_id, **fields}).decode()
+            # One dict in the formatter's key order (head, request_id, fields), not merged.
+            line = orjson.dumps(
+                {
+                    "time": at,
+                    "level": "info",
+                    "logger": LOGGER,
+                    "message": message,
+                    "request_id": request_id,
+                    "event": "request",
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "client": client,
+                    "dialect": dialect,
+                },
+                option=orjson.OPT_APPEND_NEWLINE,
+            ).decode()
         else:
-            shown = [f"{key}={value}" for key, value in fields.items() if key != "event"]
-            line = "  ".join([f"{at[11:19]} INFO    {message}", *shown, f"request_id={request_id}"])
+            line = (
+                f"{at[11:19]} INFO    {message}  method={method}  route={route}  status={status}"
+                f"  duration_ms={duration_ms}  client={client}  dialect={dialect}"
+                f"  request_id={request_id}\n"
+            )
         stream = sys.stderr  # looked up each time: whatever stderr is now (a test's, a file)
-        stream.write(line + "\n")
+        stream.write(line)
         stream.flush()
 
     def _time(self, at: float) -> str:

@@ -40,6 +40,7 @@ from portcullis.storage.hot_path_sql import (
     TOKENS_QUERY_PG,
     TOUCH_PG,
     TOUCH_SQLITE,
+    RowMemo,
     audit_row,
     login_account,
     login_query,
@@ -77,6 +78,8 @@ class SqliteHotPath:
         self._connection: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+        self._session_of = RowMemo(session_and_account)
+        self._token_of = RowMemo(token_and_account)
 
     def _fetch_one(self, query: str, value: object) -> Any:
         if self._connection is None:
@@ -88,7 +91,7 @@ class SqliteHotPath:
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
         row = self._fetch_one(SESSION_QUERY_SQLITE, token_hash)
-        return session_and_account(row) if row else None
+        return self._session_of(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
         row = self._fetch_one(login_query(login, "?"), login_value(login))
@@ -96,7 +99,7 @@ class SqliteHotPath:
 
     async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
         row = self._fetch_one(TOKEN_QUERY_SQLITE, token_hash)
-        return token_and_account(row) if row else None
+        return self._token_of(row) if row else None
 
     async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
         if event is None:
@@ -171,6 +174,8 @@ class PostgresHotPath:
         self._connections = ConnectionSet(dsn, connections)
         self._sessions = GatheredLookups(self._sessions_by_token_hash)
         self._tokens = GatheredLookups(self._tokens_by_token_hash)
+        self._session_of = RowMemo(session_and_account)
+        self._token_of = RowMemo(token_and_account)
 
     async def _retried(
         self, fetch: Callable[..., Awaitable[Any]], query: str, *values: object
@@ -200,7 +205,7 @@ class PostgresHotPath:
 
     async def find(self, token_hash: bytes) -> tuple[Session, Account] | None:
         row = await self._sessions.find(token_hash)
-        return session_and_account(row) if row else None
+        return self._session_of(row) if row else None
 
     async def by_login(self, login: str) -> Account | None:
         row = await self._fetch_one(login_query(login, "$1"), login_value(login))
@@ -208,7 +213,7 @@ class PostgresHotPath:
 
     async def find_token(self, token_hash: bytes) -> tuple[AccessToken, Account] | None:
         row = await self._tokens.find(token_hash)
-        return token_and_account(row) if row else None
+        return self._token_of(row) if row else None
 
     async def touch_token(self, token_id: str, at: datetime, event: AuditEvent | None) -> None:
         if event is None:
