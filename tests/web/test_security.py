@@ -104,12 +104,12 @@ class TestErrorPages:
     def test_unexpected_error_is_a_page(self, site: RunningServer) -> None:
         add_account(site.settings, "ada@example.org")
 
-        async def broken(account_id: int) -> None:
+        async def broken(account_id: int, limit: int, cursor: str | None = None) -> None:
             raise RuntimeError("boom")
 
         with site.client() as client:
             sign_in(client, "ada@example.org", PASSWORD)
-            site.app.state.services.sessions.list = broken
+            site.app.state.services.sessions.page = broken
             answer = client.get("/account/profile")
         assert answer.status_code == 500
         assert "Something went wrong on our side" in answer.text and "boom" not in answer.text
