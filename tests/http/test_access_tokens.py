@@ -222,4 +222,4 @@ class TestResetAndDeactivation:
         run_core(settings, lambda s: s.admin.deactivate(ANN))
         assert client.get("/auth/verify", headers=as_token(made["token"])).status_code == 401
         account = run_core(settings, lambda s: s.admin.find(ANN))
-        assert run_core(settings, lambda s: s.tokens.list(account.id)) == []
+        assert run_core(settings, lambda s: s.tokens.page(account.id)).items == []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -121,11 +120,6 @@ class AccessTokens:
             days = longest // timedelta(days=1)
             raise InvalidInput([f"expiresInDays: a token lasts 1 to {days} days"])
         return lifetime
-
-    async def list(self, account_id: int) -> Sequence[AccessToken]:
-        """Every token of the account, newest first (the profile page shows them all)."""
-        async with self._uow() as uow:
-            return await uow.tokens.list(account_id)
 
     async def page(
         self, account_id: int, limit: int = DEFAULT_LIMIT, cursor: str | None = None

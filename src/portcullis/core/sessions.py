@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
@@ -203,11 +202,6 @@ class Sessions:
             )
             await self._audit.write(uow, event)
             return ended
-
-    async def list(self, account_id: int) -> Sequence[Session]:
-        """Every session of the account, newest first (the profile page shows them all)."""
-        async with self._uow() as uow:
-            return await uow.sessions.list(account_id)
 
     async def page(
         self, account_id: int, limit: int = DEFAULT_LIMIT, cursor: str | None = None
