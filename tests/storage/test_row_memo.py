@@ -31,11 +31,3 @@ def test_a_row_changed_in_any_column_is_converted_anew() -> None:
     assert memo(("active", 1, b"hash")) == ("active", 1)
     assert memo(("disabled", 1, b"hash")) == ("disabled", 1)
     assert memo(("disabled", 2, b"hash")) == ("disabled", 2)
-
-
-def test_it_keeps_at_most_its_size_dropping_the_oldest() -> None:
-    convert = Converter()
-    memo = RowMemo(convert, size=2)
-    for token_hash in (b"a", b"b", b"c", b"a"):
-        memo((token_hash,))
-    assert [row[0] for row in convert.converted] == [b"a", b"b", b"c", b"a"]  # "a" went for "c"

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from portcullis.core.audit import AuditTrail
 from portcullis.core.errors import InvalidInput, InvalidToken, NotFound
+from portcullis.core.memo import Memo
 from portcullis.core.models import (
     AccessToken,
     Account,
@@ -72,6 +73,7 @@ class AccessTokens:
         self._clock = clock
         self._policy = policy
         self._audit = audit
+        self._as_sessions: Memo[str, Session] = Memo()
 
     @property
     def max_lifetime(self) -> timedelta:
@@ -168,7 +170,12 @@ class AccessTokens:
             await self._hot_path.touch_token(stored.id, now, first)
         elif now - stored.last_used_at >= TOUCH_INTERVAL:
             await self._hot_path.touch_token(stored.id, now, None)
-        return as_session(stored), account
+        # The same Session while the token is unchanged (the hot path hands back the very
+        # AccessToken while its row is): making one was a twentieth of a check.
+        session = self._as_sessions.get(stored.id, stored)
+        if session is None:
+            session = self._as_sessions.keep(stored.id, as_session(stored), stored)
+        return session, account
 
     async def purge_expired(self, limit: int) -> int:
         """Delete at most ``limit`` expired tokens; how many went."""

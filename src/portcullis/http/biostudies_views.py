@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from portcullis.core.folders import Folders
+from portcullis.core.memo import Memo
 from portcullis.core.models import Account, AuditEvent, Session
 
 
@@ -57,23 +58,17 @@ class ProfileBodies:
     themselves are not kept.
     """
 
-    def __init__(self, folders: Folders, size: int = 1024):
+    def __init__(self, folders: Folders):
         self._folders = folders
-        self._size = size
-        self._rest: dict[int, tuple[Account, bytes]] = {}  # by account id
+        self._rest: Memo[int, bytes] = Memo()  # by account id
 
     def of(self, account: Account, token: str) -> bytes:
-        last = self._rest.get(account.id)
         # The hot path hands back the very Account while its row is unchanged (RowMemo).
-        if last is not None and (last[0] is account or last[0] == account):
-            rest = last[1]
-        else:
+        rest = self._rest.get(account.id, account)
+        if rest is None:
             fields = profile(account, token, self._folders)
             del fields["sessid"]
-            rest = orjson.dumps(fields)
-            if len(self._rest) >= self._size:
-                del self._rest[next(iter(self._rest))]  # the oldest entry: a bound, not an LRU
-            self._rest[account.id] = (account, rest)
+            rest = self._rest.keep(account.id, orjson.dumps(fields), account)
         return b'{"sessid":' + orjson.dumps(token) + b"," + rest[1:]
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from portcullis.core.errors import InvalidInput, InvalidToken, NotAllowed
+from portcullis.core.memo import Memo
 from portcullis.core.models import Account, Session, TokenKind
 from portcullis.core.sessions import Use
 from portcullis.http.biostudies import fail
@@ -89,30 +90,23 @@ class IdentityAnswers:
 
     A proxy asks about every request it holds back, mostly for the same few sessions:
     quoting the identity headers and encoding them cost more than the rest of the
-    answer. Each session's headers are kept as the Response made them (at most
-    ``size``), and made anew when the session or its account differs in any field.
+    answer. Each session's headers are kept as the Response made them, and made anew
+    when the session or its account differs in any field.
     """
 
-    def __init__(self, size: int = 1024):
-        self._size = size
-        self._made: dict[str, tuple[Session, Account, list[tuple[bytes, bytes]]]] = {}
+    def __init__(self) -> None:
+        self._made: Memo[str, list[tuple[bytes, bytes]]] = Memo()  # by session id
 
     def answer(self, session: Session, account: Account) -> Response:
-        last = self._made.get(session.id)
         # The hot path hands back the very objects while their row is unchanged (RowMemo).
-        if last is not None and _same(last[0], session) and _same(last[1], account):
+        made = self._made.get(session.id, session, account)
+        if made is not None:
             response = Response(b"", 200)
-            response.raw_headers = list(last[2])  # a copy: the caller adds to it
+            response.raw_headers = list(made)  # a copy: the caller adds to it
             return response
         response = Response(b"", 200, identity_headers(session, account))
-        if len(self._made) >= self._size:
-            del self._made[next(iter(self._made))]  # the oldest entry: a bound, not an LRU
-        self._made[session.id] = (session, account, list(response.raw_headers))
+        self._made.keep(session.id, list(response.raw_headers), session, account)
         return response
-
-
-def _same(kept: object, given: object) -> bool:
-    return kept is given or kept == given
 
 
 def challenged(challenge: str, presented: bool) -> Response:
@@ -188,9 +182,12 @@ class ForwardAuth:
         except InvalidToken:
             return self._refused(request, presented, original)
         asked = request.query_params.getlist("allow") if request.scope["query_string"] else ()
-        missing = self._rules.missing(account.access_tags, original.path, asked)
-        if missing:
-            return fail(f"Access to this resource needs the tag {missing[0]}.", 403)
+        wanted = self._rules.wanted(original.path, asked)
+        if wanted:
+            held = account.access_tags
+            missing = next((tag for tag in wanted if tag not in held), None)
+            if missing is not None:
+                return fail(f"Access to this resource needs the tag {missing}.", 403)
         return self._answers.answer(session, account)
 
     def _refused(self, request: Request, presented: Presented, original: Original) -> Response:

@@ -52,9 +52,12 @@ def normalised_path(raw: str) -> str:
 def original_of(headers: Mapping[str, str], method: str, uri: str) -> Original:
     """The original request from the proxy's headers; ``method``, ``uri`` otherwise."""
     forwarded_uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri") or uri
-    host = headers.get("x-forwarded-host", "").split(",")[0].strip()
-    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() or "https"
-    url = f"{scheme}://{host}{forwarded_uri}" if host and forwarded_uri.startswith("/") else None
+    # Asked on every request a proxy holds back: nothing split that was not sent.
+    host = first_of(headers.get("x-forwarded-host"))
+    url = None
+    if host and forwarded_uri.startswith("/"):
+        scheme = first_of(headers.get("x-forwarded-proto")).lower() or "https"
+        url = f"{scheme}://{host}{forwarded_uri}"
     return Original(
         method=(headers.get("x-forwarded-method") or method).upper(),
         path=normalised_path(forwarded_uri),
@@ -66,12 +69,20 @@ def original_of(headers: Mapping[str, str], method: str, uri: str) -> Original:
     )
 
 
+def first_of(value: str | None) -> str:
+    """The first of a header's comma-separated values (the proxy nearest the client)."""
+    return value.split(",")[0].strip() if value else ""
+
+
 class PathRules:
     """Tags required per path prefix (``PORTCULLIS_GATEWAY_RULES``); the longest prefix wins."""
 
     def __init__(self, rules: Mapping[str, Sequence[str]]):
         self._rules = sorted(
-            ((normalised_path(prefix), tuple(tags)) for prefix, tags in rules.items()),
+            (
+                (normalised_path(prefix), tuple(dict.fromkeys(tags)))
+                for prefix, tags in rules.items()
+            ),
             key=lambda rule: len(rule[0]),
             reverse=True,
         )
@@ -82,11 +93,10 @@ class PathRules:
                 return tags
         return ()
 
-    def missing(self, held: Iterable[str], path: str, asked: Iterable[str]) -> list[str]:
-        """The tags the path's rule and ``?allow=`` ask for that ``held`` lacks."""
-        have = set(held)
-        wanted = [*self.required(path), *asked]
-        return [tag for tag in dict.fromkeys(wanted) if tag not in have]
+    def wanted(self, path: str, asked: Sequence[str]) -> Sequence[str]:
+        """The tags the path's rule and ``?allow=`` ask for, each once."""
+        required = self.required(path) if self._rules else ()
+        return tuple(dict.fromkeys((*required, *asked))) if asked else required
 
 
 class ReturnAddresses:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from portcullis.core.memo import Memo
 from portcullis.core.models import (
     AccessToken,
     Account,
@@ -195,20 +196,14 @@ class RowMemo(Generic[Made]):
     caller changes (a changed account is a new Account, through ``replace``).
     """
 
-    def __init__(self, convert: Callable[[Any], Made], size: int = 1024):
+    def __init__(self, convert: Callable[[Any], Made]):
         self._convert = convert
-        self._size = size
-        self._made: dict[bytes, tuple[Any, Made]] = {}  # by token hash, the row's last column
+        self._made: Memo[bytes, Made] = Memo()  # by token hash, the row's last column
 
     def __call__(self, row: Any) -> Made:
-        token_hash = row[-1]
-        last = self._made.get(token_hash)
-        if last is not None and last[0] == row:
-            return last[1]
-        made = self._convert(row)
-        if len(self._made) >= self._size:
-            del self._made[next(iter(self._made))]  # the oldest entry: a bound, not an LRU
-        self._made[token_hash] = (row, made)
+        made = self._made.get(row[-1], row)
+        if made is None:
+            made = self._made.keep(row[-1], self._convert(row), row)
         return made
 
 
