@@ -63,6 +63,8 @@ class Measurement:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    # Latency at p90.0, p90.1, ... p99.9 (get.lua): what merged_p99_ms merges runs by.
+    tail_ms: tuple[float, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -92,8 +94,29 @@ def parse_wrk(output: str) -> Measurement:
                 p90_ms=raw["p90_us"] / 1000,
                 p99_ms=raw["p99_us"] / 1000,
                 max_ms=raw["max_us"] / 1000,
+                tail_ms=tuple(us / 1000 for us in raw.get("tail_us", ())),
             )
     raise ValueError(f"wrk printed no {MARKER.strip()} line:\n{output}")
+
+
+def merged_p99_ms(runs: Sequence[Measurement]) -> float:
+    """The p99 of every answer of ``runs`` together, from each run's tail.
+
+    Each of a run's hundred tail points stands for a thousandth of its answers (those
+    between it and the next point), so the merged p99 is the point at which the answers
+    above it, the runs weighed by their answers, reach a hundredth of them all: to
+    within a tenth of a percentile. Without every run's tail, the worst run's p99.
+    """
+    if not all(run.tail_ms for run in runs):
+        return max((run.p99_ms for run in runs), default=0.0)
+    points = sorted(((ms, run.requests / 1000) for run in runs for ms in run.tail_ms), reverse=True)
+    wanted = sum(run.requests for run in runs) / 100
+    above = 0.0
+    for ms, answers in points:
+        above += answers
+        if above >= wanted:
+            return ms
+    return points[-1][0] if points else 0.0
 
 
 def start_wrk(load: Load) -> subprocess.Popen[str]:
@@ -318,7 +341,7 @@ class Row:
         return {
             "database": self.database,
             "name": self.name,
-            **asdict(m),
+            **{key: value for key, value in asdict(m).items() if key != "tail_ms"},
             "rate": round(m.rate, 1),
             "errors": m.errors,
             "valid": m.valid,

@@ -17,6 +17,7 @@ ceiling; their p99 during the purge at most twice the quiet p99; RSS per worker 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import threading
 import time
@@ -36,6 +37,7 @@ from bench.harness import (
     Row,
     Target,
     all_valid,
+    merged_p99_ms,
     run_wrk,
     table,
     write_json,
@@ -137,8 +139,8 @@ def purge_during_checks(
     env: dict[str, str], data_dir: Path, load: Load
 ) -> tuple[Measurement, float, str]:
     """``portcullis purge`` (an operator's cron job) while token checks run, in runs of
-    ``load.seconds`` until it is done: every answer's latency counts, and the worst run's
-    p99 is the one reported. The time is the purge process's, start-up included."""
+    ``load.seconds`` until it is done: every answer's latency counts in one p99, merged
+    from the runs' tails. The time is the purge process's, start-up included."""
     began = time.monotonic()
     purge = subprocess.Popen(
         [str(service.PORTCULLIS), "purge"],
@@ -163,18 +165,20 @@ def purge_during_checks(
     waiter.join()
     if purge.returncode != 0:
         raise RuntimeError(f"portcullis purge failed ({purge.returncode}):\n{said[0]}")
-    worst = max(runs, key=lambda run: run.p99_ms)
     merged = Measurement(
         requests=sum(run.requests for run in runs),
         seconds=sum(run.seconds for run in runs),
         non2xx=sum(run.non2xx for run in runs),
         socket_errors=sum(run.socket_errors for run in runs),
-        p50_ms=worst.p50_ms,
-        p90_ms=worst.p90_ms,
-        p99_ms=worst.p99_ms,
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p90_ms=statistics.median(run.p90_ms for run in runs),
+        # Of every answer during the purge, as the target asks; the worst run's own p99
+        # (the tail of a few seconds among hundreds) is reported beside it.
+        p99_ms=merged_p99_ms(runs),
         max_ms=max(run.max_ms for run in runs),
     )
-    return merged, ended[0] - began, said[0].strip()
+    worst = max(run.p99_ms for run in runs)
+    return merged, ended[0] - began, f"{said[0].strip()}; the worst run's p99 {worst:.1f} ms"
 
 
 def scale_database(

@@ -19,6 +19,7 @@ from bench.harness import (
     cpu_split,
     cpu_ticks,
     idle_ticks,
+    merged_p99_ms,
     parse_wrk,
     stolen_share,
     table,
@@ -265,3 +266,37 @@ class TestWhereTheCpuWent:
         assert "PostgreSQL 0.60" in line
         assert line.endswith("one verify cost 19.10 ms in the hash bounds around the run")
         assert "PostgreSQL" not in where_login_cpu_went("sqlite", trials)
+
+
+class TestMergedTail:
+    """The purge's p99 is over every answer of its runs, merged from their tails."""
+
+    @staticmethod
+    def run(requests: int, tail_from: float, step: float) -> Measurement:
+        tail = tuple(tail_from + step * n for n in range(100))  # p90.0 ... p99.9
+        return measurement(requests=requests, p99_ms=tail[90], tail_ms=tail)
+
+    def test_one_run_merges_to_its_own_p99(self) -> None:
+        run = self.run(50000, 1.0, 0.1)
+        assert merged_p99_ms([run]) == pytest.approx(run.p99_ms)
+
+    def test_a_slow_run_moves_the_merged_p99_by_its_share_of_answers(self) -> None:
+        quiet = [self.run(100000, 1.0, 0.01) for _ in range(9)]
+        slow = self.run(100000, 50.0, 1.0)
+        # A hundredth of the million answers is the slow run's tenth above its p90: the
+        # merged p99 is that p90, far above the quiet runs' tails and below its own p99.
+        assert merged_p99_ms([*quiet, slow]) == 50.0
+        assert merged_p99_ms([*quiet, self.run(10000, 50.0, 1.0)]) < 2.0  # a tenth as many
+        assert merged_p99_ms(quiet) == pytest.approx(1.9)
+
+    def test_without_every_tail_the_worst_p99_is_taken(self) -> None:
+        runs = [measurement(p99_ms=8.0), self.run(50000, 1.0, 0.01)]
+        assert merged_p99_ms(runs) == 8.0
+        assert merged_p99_ms([measurement(p99_ms=8.0), measurement(p99_ms=30.0)]) == 30.0
+
+    def test_the_tail_is_read_from_wrk_and_kept_out_of_the_json(self, tmp_path: Path) -> None:
+        tail = ",".join(str(1000 + n) for n in range(100))
+        m = parse_wrk(WRK_OUTPUT.replace('"max_us":12000}', f'"max_us":12000,"tail_us":[{tail}]}}'))
+        assert m.tail_ms[0] == 1.0 and m.tail_ms[-1] == 1.099 and len(m.tail_ms) == 100
+        row = Row("sqlite", "purge", m, "ceiling", 20000.0, Target(0.0, 20.0))
+        assert "tail_ms" not in row.as_dict()

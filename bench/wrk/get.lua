@@ -44,9 +44,16 @@ function done(summary, latency, _)
     bad = bad + thread:get("non2xx")
   end
   local e = summary.errors
+  -- The tail at every tenth of a percent from p90: runs' tails merge into one p99.
+  local tail = {}
+  for tenth = 900, 999 do
+    tail[#tail + 1] = string.format("%d", latency:percentile(tenth / 10))
+  end
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,' ..
-    '"write":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    '"write":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"tail_us":[%s]}\n',
     summary.requests, summary.duration, bad, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(tail, ",")))
 end
