@@ -16,7 +16,9 @@ from sqlalchemy.pool import QueuePool
 from portcullis.config import Settings
 from portcullis.core.models import AccountStatus
 from portcullis.services import Services
-from tests.support import add_account
+from portcullis.storage.database import DatabaseUrl
+from tests.conftest import RunningServer
+from tests.support import add_account, login
 from tests.tokens import run_core
 
 READER = "reader@example.org"
@@ -87,3 +89,19 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(settings: Settings) -> None
         await asyncio.wait_for(writing, PROMPTLY)
 
     run_core(settings, body)
+
+
+@only_sqlite
+def test_a_page_of_sessions_answers_while_a_writer_holds_the_lock(
+    settings: Settings, server: RunningServer
+) -> None:
+    add_account(settings, READER)
+    database = DatabaseUrl.parse(settings.resolved_database_url)
+    with server.client() as client:
+        token = login(client, READER)
+        with write_lock_held(database.sqlite_path):
+            page = client.get(
+                "/auth/sessions", headers={"X-Session-Token": token}, timeout=PROMPTLY
+            )
+        assert page.status_code == 200
+        assert len(page.json()) == 1

@@ -124,7 +124,7 @@ class Administration:
             raise NotAllowed()
         after = row_id_of(cursor)
         limit = bounded(limit)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(after, limit + 1)
         return page_of([(account.id, account) for account in found], limit)
 

@@ -113,6 +113,6 @@ class ServiceAccounts:
         _superuser_or_operator(actor)
         after = row_id_of(cursor)
         limit = bounded(limit)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.service_accounts(after, limit + 1)
         return page_of([(account.id, account) for account in found], limit)
