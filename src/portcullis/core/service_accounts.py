@@ -98,7 +98,7 @@ class ServiceAccounts:
     async def find(self, name: str, actor: Account | None = None) -> Account:
         """The service account ``name``. Raises NotAllowed, NotFound."""
         _superuser_or_operator(actor)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             account = await uow.accounts.by_login(name)
         if account is None or not account.service:
             raise NotFound(f"No service account is named '{name}'.")
