@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +35,7 @@ from portcullis.core.passwords import (
     PasswordPolicy,
     argon2id,
 )
-from portcullis.core.ports import Attempts
+from portcullis.core.ports import Attempts, UnitOfWorkFactory
 from portcullis.core.profiles import Profiles
 from portcullis.core.service_accounts import ServiceAccounts
 from portcullis.core.sessions import SessionPolicy, Sessions
@@ -110,7 +109,7 @@ class Services:
     database: DatabaseUrl
     engine: AsyncEngine
     server_secret: bytes
-    unit_of_work: Callable[[], SqlUnitOfWork]
+    unit_of_work: UnitOfWorkFactory
     hot_path: SqliteHotPath | PostgresHotPath
     hasher: PasswordHasher
     accounts: Accounts
@@ -173,8 +172,8 @@ def build_services(settings: Settings, clock: SystemClock | None = None) -> Serv
     server_secret = settings.server_secret()
     sealer = Sealer(server_secret)
 
-    def unit_of_work() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, sealer)
+    def unit_of_work(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, sealer, read_only=read_only)
 
     hot_path: SqliteHotPath | PostgresHotPath = (
         SqliteHotPath(database.sqlite_path)

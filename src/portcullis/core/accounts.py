@@ -312,7 +312,7 @@ class Accounts:
 
         Raises InvalidKey.
         """
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             used = await self._keys.peek(uow, key, *ACTIVATING_KEYS)
             account = await uow.accounts.by_id(used) if used is not None else None
             if account is None:
@@ -420,13 +420,13 @@ class Accounts:
         """The account a reset or setup ``key`` would set the password of; the key stays
         unused (a page says a dead link is dead before asking for a password).
         Raises InvalidKey."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await self._account_for_key(uow, key, PASSWORD_KEYS)
 
     async def account_to_reset(self, uid: str, key: str) -> Account:
         """The account a reset ``key`` and the ``uid`` mailed with it name; the key stays
         unused. Raises InvalidKey."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             account = await self._account_for_key(uow, key, PASSWORD_KEYS)
         if not self._keys.names_account(uid, account.id):
             raise InvalidKey()
@@ -515,7 +515,7 @@ class Accounts:
         except TooManyAttempts:
             await self._current_failed(account, client, "locked")
             raise
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             stored = await uow.accounts.by_id(account.id)
         verdict = await self._hasher.verify(stored.password_hash if stored else None, current)
         if stored is None or not verdict.ok:

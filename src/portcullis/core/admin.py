@@ -124,7 +124,7 @@ class Administration:
             raise NotAllowed()
         after = row_id_of(cursor)
         limit = bounded(limit)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(after, limit + 1)
         return page_of([(account.id, account) for account in found], limit)
 
@@ -252,7 +252,7 @@ class Administration:
         await self._audit.write(uow, event)
 
     async def find(self, email: str) -> Account:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             account = await uow.accounts.by_email(normalise_email(email))
         if account is None:
             raise NotFound(f"No account has the e-mail address '{email}'.")
@@ -269,7 +269,7 @@ class Administration:
         if not caller.superuser:
             raise NotAllowed()
         email = normalise_email(email)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             existing = await uow.accounts.by_email(email)
         if existing is not None:
             return existing

@@ -79,7 +79,7 @@ class AuditTrail:
         before = row_id_of(cursor)
         if caller is not None and not caller.superuser:
             raise NotAllowed()
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             account_id = None
             if email:
                 account = await uow.accounts.by_email(normalise_email(email))

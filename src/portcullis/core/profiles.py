@@ -89,7 +89,7 @@ class Profiles:
     async def data_of(self, account: Account) -> AccountData:
         """What the service holds of the account, for its owner to take away: the profile,
         the live sessions, and the audit trail's events of the account (newest first)."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             stored = await uow.accounts.by_id(account.id)
             sessions = await uow.sessions.list(account.id)
             events = await uow.audit.list(account.id, None, None, MAX_EXPORTED_EVENTS)

@@ -98,7 +98,7 @@ class ServiceAccounts:
     async def find(self, name: str, actor: Account | None = None) -> Account:
         """The service account ``name``. Raises NotAllowed, NotFound."""
         _superuser_or_operator(actor)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             account = await uow.accounts.by_login(name)
         if account is None or not account.service:
             raise NotFound(f"No service account is named '{name}'.")
@@ -113,6 +113,6 @@ class ServiceAccounts:
         _superuser_or_operator(actor)
         after = row_id_of(cursor)
         limit = bounded(limit)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.service_accounts(after, limit + 1)
         return page_of([(account.id, account) for account in found], limit)

@@ -211,7 +211,7 @@ class Sessions:
         give."""
         after = position_of(cursor)
         limit = bounded(limit)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.sessions.list(account_id, after, limit + 1)
         return newest_page(found, limit)
 

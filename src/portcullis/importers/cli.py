@@ -148,7 +148,7 @@ def export(
         try:
             after: int | None = None
             while True:  # a batch a transaction: never every account in memory at once
-                async with services.unit_of_work() as uow:
+                async with services.unit_of_work(read_only=True) as uow:
                     batch = await uow.accounts.list(after, EXPORT_BATCH)
                 for account in batch:
                     typer.echo(portcullis.line_of(account, with_hashes))

@@ -83,6 +83,15 @@ def prepare_sqlite_file(path: Path) -> None:
     path.touch(mode=0o600, exist_ok=True)
 
 
+# The execution option our SQLite "begin" event reads (below).
+SQLITE_READ_ONLY = "portcullis_sqlite_read_only"
+
+# A connection's execution options for a transaction that only reads. Each engine heeds
+# its own: asyncpg begins READ ONLY (and SQLAlchemy resets it when the connection goes
+# back to the pool); SQLite begins deferred and query_only.
+READ_ONLY = {"postgresql_readonly": True, SQLITE_READ_ONLY: True}
+
+
 def create_engine(database: DatabaseUrl) -> AsyncEngine:
     # hide_parameters: a failed statement's error (and so its log line) names the values
     # it was given, and those are password hashes, secrets and token hashes.
@@ -112,8 +121,23 @@ def create_engine(database: DatabaseUrl) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(SQLITE_READ_ONLY):
+            # Deferred: in WAL a reader never waits for the write lock. query_only makes
+            # a write fail at once rather than take the lock; undone as the transaction
+            # ends (below), so no pooled connection keeps it.
+            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            return
         # IMMEDIATE takes the write lock up front: a deferred transaction that later
         # writes can fail with "database is locked" at once, ignoring busy_timeout.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        # An invalidated connection has lost its DBAPI connection, and with it the flag.
+        read_only = connection.get_execution_options().get(SQLITE_READ_ONLY)
+        if read_only and not connection.invalidated:
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
 
     return engine

@@ -31,6 +31,7 @@ from portcullis.core.models import (
 from portcullis.core.paging import Position
 from portcullis.core.validation import canonical_login
 from portcullis.storage.batches import delete_some
+from portcullis.storage.database import READ_ONLY
 from portcullis.storage.keyset import newest_first
 from portcullis.storage.sealing import Sealer
 from portcullis.storage.tables import accounts, audit_log, mail_outbox, one_time_keys, sessions
@@ -464,13 +465,16 @@ class SqlUnitOfWork:
     audit: SqlAuditStore
     tokens: SqlTokenStore
 
-    def __init__(self, engine: AsyncEngine, sealer: Sealer):
+    def __init__(self, engine: AsyncEngine, sealer: Sealer, *, read_only: bool = False):
         self._engine = engine
         self._sealer = sealer
+        self._read_only = read_only
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._connection = await self._engine.connect()
+        if self._read_only:
+            await self._connection.execution_options(**READ_ONLY)
         await self._connection.begin()
         self.accounts = SqlAccountStore(self._connection)
         self.sessions = SqlSessionStore(self._connection)
