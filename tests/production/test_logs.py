@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -122,3 +123,29 @@ def test_text_on_request_and_the_risks_warned_of(tmp_path: Path) -> None:
     assert "WARNING" in text and "2 workers without Redis" in text
     assert "cookies are Secure but http://accounts.example.org is plain HTTP" in text
     assert not text.lstrip().startswith("{")
+
+
+def test_many_requests_at_once_in_two_workers_each_get_one_whole_line(tmp_path: Path) -> None:
+    """A worker writes the lines of one turn of its loop together: none is lost, split or
+    run into another worker's, up to the last ones before a SIGTERM."""
+    server = ServeProcess(portcullis_env(tmp_path / "data", log_format="json"), "--workers", "2")
+    sent = [f"burst-{n}" for n in range(600)]
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=48)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits) as client:
+            answers = await asyncio.gather(
+                *(client.get("/auth/verify", headers={"X-Request-ID": id_}) for id_ in sent)
+            )
+        return [answer.status_code for answer in answers]
+
+    try:
+        assert set(asyncio.run(burst())) == {401}
+    finally:
+        server.stop()
+    written = [json.loads(line) for line in server.log.read_text().splitlines() if line]
+    access = [line for line in written if line["logger"] == "portcullis.access"]
+    # The readiness checks before the burst have lines too, with ids of their own.
+    assert sorted(line["request_id"] for line in access if line["route"] == "/auth/verify") == (
+        sorted(sent)
+    )
