@@ -35,7 +35,7 @@ from portcullis.http.guards import (
     SafeHeaders,
     parse_networks,
 )
-from portcullis.http.token_check import TokenCheckFirst
+from portcullis.http.token_check import TokenCheckFirst, TokenChecksInside
 from portcullis.http.trackhub import TrackHubApi
 from portcullis.http.trackhub_account import TrackHubAccountApi
 from portcullis.observability.access_lines import LOGGER as ACCESS_LOGGER
@@ -167,7 +167,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ]
     if settings.api_docs:
         routes += ApiDocs(settings, routes).routes()
-    app = Starlette(
+    app = TokenChecksInside(
+        token_check_paths=frozenset({"/auth/profile", VERIFY_PATH}),
         routes=routes,
         # Outermost first. Observed sees every request, to give it an id and count it.
         # The token check skips the rest (it needs none of it; measured in its commit).

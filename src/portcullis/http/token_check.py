@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -78,3 +81,31 @@ class TokenCheckFirst:
         present = {name for name, _ in response.raw_headers}
         response.raw_headers.extend(h for h in (*SAFE_HEADERS, NO_STORE) if h[0] not in present)
         await response(scope, receive, send)
+
+
+class TokenChecksInside(Starlette):
+    """Starlette, but the token checks enter below its outermost layer.
+
+    That layer (ServerErrorMiddleware) answers an exception that escaped every other
+    with a plain-text 500, wrapping each message sent on the way. TokenCheckFirst
+    catches whatever its checks raise, and uvicorn answers anything else with the same
+    plain 500, so for the two requests a portal sends most the layer is cost alone.
+    """
+
+    def __init__(self, *args: Any, token_check_paths: frozenset[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._paths = token_check_paths
+        self._inside: ASGIApp | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        self._inside = stack.app if isinstance(stack, ServerErrorMiddleware) else stack
+        return stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        inside = self._inside
+        if inside is not None and scope["type"] == "http" and scope["path"] in self._paths:
+            scope["app"] = self
+            await inside(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
