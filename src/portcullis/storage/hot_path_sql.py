@@ -39,26 +39,43 @@ ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.stat
 SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
        s.client_address, s.user_agent, s.opened_by, s.api_token, {ACCOUNT_COLUMNS},
-       s.token_hash
+       {{versions}}s.token_hash
 FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
 WHERE s.token_hash {{match}}
 """  # noqa: S608
 
-SESSION_QUERY_SQLITE = SESSION_QUERY.format(match="= ?")
+SESSION_QUERY_SQLITE = SESSION_QUERY.format(match="= ?", versions="")
 
 # An access token is checked the same way: one indexed read, its account joined.
 TOKEN_FIELDS = ", ".join(f"t.{name.strip()}" for name in TOKEN_COLUMNS.split(","))
 TOKEN_WIDTH = len(TOKEN_COLUMNS.split(","))
 # On PostgreSQL the checks waiting at one moment share one query, as the sessions' do.
 TOKEN_QUERY = f"""
-SELECT {TOKEN_FIELDS}, {ACCOUNT_COLUMNS}, t.token_hash
+SELECT {TOKEN_FIELDS}, {ACCOUNT_COLUMNS}, {{versions}}t.token_hash
 FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
 WHERE t.token_hash {{match}}
 """  # noqa: S608
-TOKEN_QUERY_SQLITE = TOKEN_QUERY.format(match="= ?")
-TOKENS_QUERY_PG = TOKEN_QUERY.format(match="= ANY($1::bytea[])")
+TOKEN_QUERY_SQLITE = TOKEN_QUERY.format(match="= ?", versions="")
 TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noqa: S105
-SESSIONS_QUERY_PG = SESSION_QUERY.format(match="= ANY($1::bytea[])")
+
+# On PostgreSQL a check first asks only which version of its two rows is current: every
+# update writes a new row version, whose xmin is the writing transaction's id. While
+# both are those of the rows read before, those rows are what is on disk now, and their
+# thirty columns are neither sent nor decoded again.
+SESSION_VERSIONS_PG = """
+SELECT s.token_hash, s.xmin, a.xmin
+FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
+WHERE s.token_hash = ANY($1::bytea[])
+"""
+TOKEN_VERSIONS_PG = """
+SELECT t.token_hash, t.xmin, a.xmin
+FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
+WHERE t.token_hash = ANY($1::bytea[])
+"""  # noqa: S105 (a statement, not a secret)
+# Then the whole rows of those that differ, with the versions they are: a row changed
+# between the two reads is kept as the version it was read at.
+SESSIONS_QUERY_PG = SESSION_QUERY.format(match="= ANY($1::bytea[])", versions="s.xmin, a.xmin, ")
+TOKENS_QUERY_PG = TOKEN_QUERY.format(match="= ANY($1::bytea[])", versions="t.xmin, a.xmin, ")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.

@@ -19,9 +19,16 @@ class ConnectionSet:
     connection that fails or is cancelled mid-statement is dropped, never reused.
     """
 
-    def __init__(self, dsn: str, size: int, connect_timeout: float = 5):
+    def __init__(
+        self,
+        dsn: str,
+        size: int,
+        connect_timeout: float = 5,
+        server_settings: dict[str, str] | None = None,
+    ):
         self._dsn = dsn
         self._size = size
+        self._server_settings = server_settings
         self._connect_timeout = connect_timeout
         self._idle: list[asyncpg.Connection] = []
         self._opened = 0
@@ -86,7 +93,9 @@ class ConnectionSet:
     async def _open(self) -> asyncpg.Connection:
         self._opened += 1
         try:
-            return await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+            return await asyncpg.connect(
+                self._dsn, timeout=self._connect_timeout, server_settings=self._server_settings
+            )
         except BaseException:
             self._opened -= 1
             self._wake_one(None)
