@@ -75,7 +75,7 @@ class RowsSinceLastCommit:
     connection writes nothing. So while it stays the same, the row read before is the
     row on disk now: a revocation, a disabled account or any edit by any worker commits,
     and every row is then read anew. Asking costs 1.5 µs, against 6.9 for the session's
-    lookup (a million of each on this machine kind; docs/performance.md). Tokens that
+    lookup (100,000 of each on the bench's database; docs/performance.md). Tokens that
     match no row are not kept, so a stream of made-up tokens cannot push out real ones.
     """
 
@@ -210,8 +210,8 @@ Fetch = Callable[[str, list[bytes]], Awaitable[list[Any]]]
 # account's id, e-mail or login. Where the tables are small (a portal's first thousands
 # of accounts, the bench's), PostgreSQL's estimates prefer to read a whole table and hash
 # the other: every check then scanned the sessions and hashed every account, where
-# probing the two indexes cost a quarter of it (0.23 against 0.06 ms for 8 tokens, the
-# bench's database). Plans for large tables are the same either way.
+# probing the two indexes cost a quarter of it (0.23 against 0.06 ms for 8 tokens, on a
+# database of the bench's size). Plans for large tables are the same either way.
 INDEXED_ONLY = {"enable_seqscan": "off"}
 
 
