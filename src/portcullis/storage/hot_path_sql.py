@@ -36,13 +36,14 @@ ACCOUNT_COLUMNS = """a.email, a.username, a.full_name, a.orcid, a.secret, a.stat
 # These are built from constants only; every value is a bound parameter. Each row ends
 # with its token hash: on PostgreSQL the token checks waiting at one moment share one
 # query (GatheredLookups), and each check is handed the row of its own token.
+SESSION_ROWS = """FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
+WHERE s.token_hash {match}"""
 SESSION_QUERY = f"""
 SELECT s.account_id, s.id, s.created_at, s.last_seen_at, s.expires_at,
        s.client_address, s.user_agent, s.opened_by, s.api_token, {ACCOUNT_COLUMNS},
        {{versions}}s.token_hash
-FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash {{match}}
-"""  # noqa: S608
+{SESSION_ROWS}
+"""
 
 SESSION_QUERY_SQLITE = SESSION_QUERY.format(match="= ?", versions="")
 
@@ -50,11 +51,12 @@ SESSION_QUERY_SQLITE = SESSION_QUERY.format(match="= ?", versions="")
 TOKEN_FIELDS = ", ".join(f"t.{name.strip()}" for name in TOKEN_COLUMNS.split(","))
 TOKEN_WIDTH = len(TOKEN_COLUMNS.split(","))
 # On PostgreSQL the checks waiting at one moment share one query, as the sessions' do.
+TOKEN_ROWS = """FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
+WHERE t.token_hash {match}"""  # noqa: S105 (a statement, not a secret)
 TOKEN_QUERY = f"""
 SELECT {TOKEN_FIELDS}, {ACCOUNT_COLUMNS}, {{versions}}t.token_hash
-FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
-WHERE t.token_hash {{match}}
-"""  # noqa: S608
+{TOKEN_ROWS}
+"""
 TOKEN_QUERY_SQLITE = TOKEN_QUERY.format(match="= ?", versions="")
 TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noqa: S105
 
@@ -62,20 +64,13 @@ TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noq
 # update writes a new row version, whose xmin is the writing transaction's id. While
 # both are those of the rows read before, those rows are what is on disk now, and their
 # thirty columns are neither sent nor decoded again.
-SESSION_VERSIONS_PG = """
-SELECT s.token_hash, s.xmin, a.xmin
-FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id
-WHERE s.token_hash = ANY($1::bytea[])
-"""
-TOKEN_VERSIONS_PG = """
-SELECT t.token_hash, t.xmin, a.xmin
-FROM access_tokens AS t JOIN accounts AS a ON a.id = t.account_id
-WHERE t.token_hash = ANY($1::bytea[])
-"""  # noqa: S105 (a statement, not a secret)
+ANY_OF = "= ANY($1::bytea[])"
+SESSION_VERSIONS_PG = "SELECT s.token_hash, s.xmin, a.xmin\n" + SESSION_ROWS.format(match=ANY_OF)
+TOKEN_VERSIONS_PG = "SELECT t.token_hash, t.xmin, a.xmin\n" + TOKEN_ROWS.format(match=ANY_OF)
 # Then the whole rows of those that differ, with the versions they are: a row changed
 # between the two reads is kept as the version it was read at.
-SESSIONS_QUERY_PG = SESSION_QUERY.format(match="= ANY($1::bytea[])", versions="s.xmin, a.xmin, ")
-TOKENS_QUERY_PG = TOKEN_QUERY.format(match="= ANY($1::bytea[])", versions="t.xmin, a.xmin, ")
+SESSIONS_QUERY_PG = SESSION_QUERY.format(match=ANY_OF, versions="s.xmin, a.xmin, ")
+TOKENS_QUERY_PG = TOKEN_QUERY.format(match=ANY_OF, versions="t.xmin, a.xmin, ")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.
