@@ -123,17 +123,107 @@ def test_postgresql_reads_a_whole_row_again_only_when_its_version_changed(
 
     async def checks() -> list[tuple[str | None, list[int]]]:
         try:
-            return [await check(), await check(), await check(RENAME), await check()]
+            return [await check() for _ in range(3)] + [
+                await check(RENAME),
+                await check(),
+                await check(),
+            ]
         finally:
             await hot_path.close()
 
-    whole = 9 + 17 + 3  # the session's columns, the account's, two xmins and the hash
+    whole = 9 + 17 + 4  # the session's columns, the account's, snapshot, xmins and hash
+    versions = 4  # snapshot, hash, xmins
+    snapshot = 1
     assert asyncio.run(checks()) == [
-        ("Before", [3, whole]),
-        ("Before", [3]),  # the same versions: the row read before
-        ("After", [3, whole]),
-        ("After", [3]),
+        ("Before", [whole]),  # a token not kept: straight to its whole row
+        ("Before", [versions]),  # the same versions: the row read before
+        ("Before", [snapshot]),  # nothing committed since the last two: not even those
+        ("After", [snapshot, versions, whole]),
+        ("After", [versions]),  # the last batch's snapshot was new: the versions again
+        ("After", [snapshot]),
     ]
+
+
+def test_postgresql_sees_the_commit_of_a_transaction_older_than_the_last_one(
+    database_url: str, settings_for: SettingsFactory, make_server: MakeServer
+) -> None:
+    """A revocation begun before another writer's commit, and committed after it: the
+    snapshot's newest transaction does not move, only its list of running ones shrinks."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's snapshots")
+    hashed = signed_in_hash(settings_for, make_server)
+    dsn = asyncpg_dsn(database_url)
+    hot_path = PostgresHotPath(dsn)
+
+    async def checks() -> list[bool]:
+        revoking = await asyncpg.connect(dsn)
+        other = await asyncpg.connect(dsn)
+        seen = []
+        try:
+            revoke = revoking.transaction()
+            await revoke.start()
+            await revoking.execute("DELETE FROM sessions WHERE token_hash = $1", hashed)
+            await other.execute(RENAME)  # a later transaction, committed first
+            for _ in range(3):  # the revocation is not committed: the session stands
+                seen.append(await hot_path.find(hashed) is not None)
+            await revoke.commit()
+            seen.append(await hot_path.find(hashed) is not None)
+            return seen
+        finally:
+            await revoking.close()
+            await other.close()
+            await hot_path.close()
+
+    assert asyncio.run(checks()) == [True, True, True, False]
+
+
+def test_postgresql_checks_racing_a_revocation_never_answer_from_before_it(
+    database_url: str, settings_for: SettingsFactory, make_server: MakeServer
+) -> None:
+    """Thirty-two checks at a time, batched and kept as under load, while another
+    connection revokes: every check begun after the revocation's commit is refused."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the batched checks are PostgreSQL's")
+    hashed = signed_in_hash(settings_for, make_server)
+    dsn = asyncpg_dsn(database_url)
+    hot_path = PostgresHotPath(dsn)
+    revoking, committed = asyncio.Event(), asyncio.Event()
+    warm = asyncio.Event()
+    made = 0
+
+    async def checker() -> list[tuple[bool, bool, bool]]:
+        nonlocal made
+        answers = []  # (begun before the revocation was sent, after it committed, found)
+        while sum(after for _, after, _ in answers) < 20:
+            before, after = not revoking.is_set(), committed.is_set()
+            answers.append((before, after, await hot_path.find(hashed) is not None))
+            made += 1
+            if made >= 32 * 20:  # every check is kept by then, and the batches quiet
+                warm.set()
+        return answers
+
+    async def revoker() -> None:
+        writer = await asyncpg.connect(dsn)
+        try:
+            await warm.wait()
+            revoking.set()
+            await writer.execute("DELETE FROM sessions WHERE token_hash = $1", hashed)
+            committed.set()
+        finally:
+            await writer.close()
+
+    async def race() -> list[tuple[bool, bool, bool]]:
+        try:
+            *answers, _ = await asyncio.gather(*(checker() for _ in range(32)), revoker())
+            return [answer for checker_answers in answers for answer in checker_answers]
+        finally:
+            await hot_path.close()
+
+    answers = asyncio.run(race())
+    before = [found for before, _, found in answers if before]
+    after = [found for _, after, found in answers if after]
+    assert len(before) >= 32 * 20 and all(before)
+    assert after and not any(after)
 
 
 def test_postgresql_finds_the_hot_paths_rows_by_their_indexes(database_url: str) -> None:

@@ -32,6 +32,9 @@ class Memo(Generic[Key, Made]):
             return kept[1]
         return None
 
+    def __contains__(self, key: Key) -> bool:
+        return key in self._kept
+
     def keep(self, key: Key, made: Made, *sources: object) -> Made:
         if key not in self._kept and len(self._kept) >= self._size:
             del self._kept[next(iter(self._kept))]

@@ -65,12 +65,20 @@ TOKEN_USED = "UPDATE access_tokens SET last_used_at = {0} WHERE id = {1}"  # noq
 # both are those of the rows read before, those rows are what is on disk now, and their
 # thirty columns are neither sent nor decoded again.
 ANY_OF = "= ANY($1::bytea[])"
-SESSION_VERSIONS_PG = "SELECT s.token_hash, s.xmin, a.xmin\n" + SESSION_ROWS.format(match=ANY_OF)
-TOKEN_VERSIONS_PG = "SELECT t.token_hash, t.xmin, a.xmin\n" + TOKEN_ROWS.format(match=ANY_OF)
+# Each read also says which snapshot it was made at (the statement's own): what was
+# committed then. Two equal snapshots mean nothing committed between them.
+SNAPSHOT = "pg_current_snapshot()::text"
+CURRENT_SNAPSHOT_PG = f"SELECT {SNAPSHOT}"
+SESSION_VERSIONS_PG = f"SELECT {SNAPSHOT}, s.token_hash, s.xmin, a.xmin\n" + SESSION_ROWS.format(
+    match=ANY_OF
+)
+TOKEN_VERSIONS_PG = f"SELECT {SNAPSHOT}, t.token_hash, t.xmin, a.xmin\n" + TOKEN_ROWS.format(
+    match=ANY_OF
+)
 # Then the whole rows of those that differ, with the versions they are: a row changed
 # between the two reads is kept as the version it was read at.
-SESSIONS_QUERY_PG = SESSION_QUERY.format(match=ANY_OF, versions="s.xmin, a.xmin, ")
-TOKENS_QUERY_PG = TOKEN_QUERY.format(match=ANY_OF, versions="t.xmin, a.xmin, ")
+SESSIONS_QUERY_PG = SESSION_QUERY.format(match=ANY_OF, versions=f"{SNAPSHOT}, s.xmin, a.xmin, ")
+TOKENS_QUERY_PG = TOKEN_QUERY.format(match=ANY_OF, versions=f"{SNAPSHOT}, t.xmin, a.xmin, ")
 
 # Signing in reads the account the same lean way: on SQLite this read then takes no
 # write lock, so concurrent logins in several workers do not queue behind each other.
