@@ -220,14 +220,14 @@ class RowsOfCurrentVersion:
     """PostgreSQL's token-check rows, read whole only when a row's version has changed,
     and not looked at at all while nothing has committed.
 
-    A snapshot (``pg_current_snapshot()``) names the transactions committed when it was
-    taken: the next transaction id to complete, and those still running. Any commit
-    anywhere in the cluster moves the one or removes one of the other, so two equal
-    snapshots mean that nothing committed between them. Each row kept is kept with the
-    snapshot of the statement that last found it current; a batch of checks first asks
-    for the snapshot now, a query that reads no table, and takes the rows kept at that
-    very snapshot as they are: 45 µs of the server's CPU against 155 for the versions of
-    8 tokens (docs/performance.md).
+    A snapshot (``pg_current_snapshot()``) says which transactions had committed when
+    it was taken: none from the first id not yet completed (xmax) on, and none of those
+    below it still running (xip). Any commit anywhere in the cluster raises the one or
+    shortens the other, so two equal snapshots mean that nothing committed between them.
+    Each row kept is kept with the snapshot of the statement that last found it current;
+    a batch of checks first asks for the snapshot now, a query that reads no table, and
+    takes the rows kept at that very snapshot as they are: 45 µs of the server's CPU
+    against 155 for the versions of 8 tokens (docs/performance.md).
 
     Otherwise each check asks for the xmin of its token's row and of its account's: the
     id of the transaction that wrote that version of the row, new at every update. While
