@@ -253,24 +253,25 @@ class RowsOfCurrentVersion:
     async def by_token_hash(self, fetch: Fetch, token_hashes: list[bytes]) -> dict[bytes, Any]:
         found: dict[bytes, Any] = {}
         unconfirmed = token_hashes
-        snapshots: list[str] = []  # of this batch's statements, in order
+        began_at: str | None = None  # the snapshot of this batch's first statement
         if self._quiet:
-            [(snapshot,)] = await fetch(CURRENT_SNAPSHOT_PG)
-            snapshots.append(snapshot)
+            [(began_at,)] = await fetch(CURRENT_SNAPSHOT_PG)
             unconfirmed = []
             for token_hash in token_hashes:
-                row = self._current.get(token_hash, snapshot)
+                row = self._current.get(token_hash, began_at)
                 if row is None:
                     unconfirmed.append(token_hash)
                 else:
                     found[token_hash] = row
-        kept = [token_hash for token_hash in unconfirmed if token_hash in self._rows]
-        changed = [token_hash for token_hash in unconfirmed if token_hash not in self._rows]
+        kept: list[bytes] = []
+        changed: list[bytes] = []
+        for token_hash in unconfirmed:
+            (kept if token_hash in self._rows else changed).append(token_hash)
         if kept:
             for snapshot, token_hash, row_version, account_version in await fetch(
                 self._versions_query, kept
             ):
-                snapshots.append(snapshot)
+                began_at = began_at or snapshot
                 row = self._rows.get(token_hash, row_version, account_version)
                 if row is None:
                     changed.append(token_hash)
@@ -279,12 +280,12 @@ class RowsOfCurrentVersion:
         if changed:
             for row in await fetch(self._rows_query, changed):
                 token_hash, snapshot = row[-1], row[-4]
-                snapshots.append(snapshot)
+                began_at = began_at or snapshot
                 self._rows.keep(token_hash, row, row[-3], row[-2])
                 found[token_hash] = self._current.keep(token_hash, row, snapshot)
-        if snapshots:
+        if began_at is not None:
             # Between batches, not within one: its statements follow each other closely.
-            self._quiet, self._seen = snapshots[0] == self._seen, snapshots[0]
+            self._quiet, self._seen = began_at == self._seen, began_at
         return found
 
 
