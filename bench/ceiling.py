@@ -1,8 +1,8 @@
 """The ceiling: a minimal Starlette app answering constant JSON, on the service's stack.
 
-Served exactly as ``portcullis serve`` serves the service (uvicorn, the same worker
-count and the options of ``portcullis.cli.server_options``), so the token check's
-throughput can be read as a fraction of what the stack can serve at all.
+Served exactly as ``portcullis serve`` serves the service (uvicorn, a listening socket a
+worker, the same worker count and the options of ``portcullis.cli.server_options``), so
+the token check's throughput can be read as a fraction of what the stack can serve.
 
     python -m bench.ceiling --port 8123 --workers 2
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portcullis import worker_listeners
 from portcullis.cli import server_options
 
 # About the size of a profile answer, so both runs move the same bytes.
@@ -51,12 +51,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    uvicorn.run(
-        "bench.ceiling:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        **server_options(),
+    worker_listeners.serve(
+        "bench.ceiling:app", args.host, args.port, args.workers, **server_options()
     )
 
 

@@ -20,12 +20,12 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import orjson
 import typer
-import uvicorn
 from alembic.util import CommandError
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.exc import SQLAlchemyError
 
+from portcullis import worker_listeners
 from portcullis.app import create_app
 from portcullis.attempts.memory import MemoryAttempts
 from portcullis.attempts.remote import served_by
@@ -232,12 +232,12 @@ def _run_workers(
     if hash_service is not None:
         os.environ[HASH_SERVICE_SOCKET] = str(hash_service.path)  # the workers inherit it
     try:
-        uvicorn.run(
+        worker_listeners.serve(
             "portcullis.app:create_app",
+            host,
+            port,
+            workers,
             factory=True,
-            host=host,
-            port=port,
-            workers=workers,
             log_config=logging_config,
             **server_options(),
         )
