@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from portcullis.config import Settings
 from portcullis.core.housekeeping import Housekeeping, Purged
 from portcullis.services import SystemClock, build_services
+from portcullis.storage.batches import batch_of
 from portcullis.storage.tables import access_tokens, audit_log, one_time_keys, sessions
 from tests.processes import portcullis_env, run_cli
 from tests.support import add_account, login, start_server
@@ -265,3 +266,46 @@ def test_a_serving_worker_purges_on_its_interval_and_not_at_all_on_zero(
     finally:
         server.stop()
     assert counts(often)["sessions"] == Seeded.live_sessions + Seeded.idle_api_tokens
+
+
+# What each database says when it goes to a row by its address, and by the primary key.
+BY_ADDRESS = {"postgresql": "Tid Scan on sessions", "sqlite": "USING INTEGER PRIMARY KEY"}
+BY_PRIMARY_KEY = {"postgresql": "pk_sessions", "sqlite": "sqlite_autoindex_sessions_1"}
+EXPLAIN = {"postgresql": "EXPLAIN", "sqlite": "EXPLAIN QUERY PLAN"}
+
+
+def test_a_batch_goes_to_its_rows_by_address_not_by_key(
+    settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for()
+    account = add_account(settings, "many@example.org")
+    # Enough rows that PostgreSQL's plan is the one a large table gets, not a hash join.
+    expired = session_row(account.id, seen_days_ago=3, expires_in_days=-1, api=False)
+    live = session_row(account.id, seen_days_ago=0, expires_in_days=5, api=False)
+    rows = [
+        {**(expired if n % 2 else live), "id": f"{n:032x}", "token_hash": secrets.token_bytes(32)}
+        for n in range(20_000)
+    ]
+
+    async def plan() -> tuple[str, str]:
+        services = build_services(settings)
+        try:
+            async with services.engine.begin() as connection:
+                await connection.execute(insert(sessions), rows)
+            async with services.engine.connect() as connection:
+                dialect = connection.dialect.name
+                if dialect == "postgresql":
+                    await connection.exec_driver_sql("ANALYZE sessions")
+                lapsed = sessions.c.expires_at <= at(0)
+                statement = batch_of(dialect, sessions, lapsed, 500).compile(
+                    dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+                )
+                explained = await connection.exec_driver_sql(f"{EXPLAIN[dialect]} {statement}")
+                return dialect, "\n".join(str(row[-1]) for row in explained)
+        finally:
+            await services.close()
+
+    dialect, plan_text = asyncio.run(plan())
+    assert BY_ADDRESS[dialect] in plan_text, plan_text
+    assert BY_PRIMARY_KEY[dialect] not in plan_text, plan_text
+    assert purged_in_batches(settings, batch=500).sessions == 10_000

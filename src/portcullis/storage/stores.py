@@ -305,7 +305,7 @@ class SqlSessionStore:
             sessions.c.expires_at <= epoch(now),
             and_(sessions.c.last_seen_at <= epoch(idle_since), sessions.c.api_token == false()),
         )
-        return await delete_some(self._db, sessions.c.id, lapsed, limit)
+        return await delete_some(self._db, sessions, lapsed, limit)
 
 
 class SqlKeyStore:
@@ -384,7 +384,7 @@ class SqlKeyStore:
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         lapsed = one_time_keys.c.expires_at <= epoch(now)
-        return await delete_some(self._db, one_time_keys.c.key_hash, lapsed, limit)
+        return await delete_some(self._db, one_time_keys, lapsed, limit)
 
 
 class SqlOutbox:
@@ -425,7 +425,7 @@ class SqlAuditStore:
         )
 
     async def purge_before(self, cutoff: datetime, limit: int) -> int:
-        return await delete_some(self._db, audit_log.c.id, audit_log.c.at < epoch(cutoff), limit)
+        return await delete_some(self._db, audit_log, audit_log.c.at < epoch(cutoff), limit)
 
     async def list(
         self, account_id: int | None, since: datetime | None, before: int | None, limit: int

@@ -89,4 +89,4 @@ class SqlTokenStore:
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         lapsed = access_tokens.c.expires_at <= _epoch(now)
-        return await delete_some(self._db, access_tokens.c.id, lapsed, limit)
+        return await delete_some(self._db, access_tokens, lapsed, limit)
