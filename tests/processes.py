@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.service import children_of
 from tests.support import free_port
 
 PORTCULLIS = str(Path(sys.executable).with_name("portcullis"))
@@ -136,3 +137,17 @@ def run_in_terminal(
                 answered = len(shown)
     os.close(master)
     return process.wait(timeout=timeout), shown.decode(errors="replace")
+
+
+def workers_of(server: ServeProcess, count: int) -> list[int]:
+    """uvicorn's worker processes (its spawned children), once all ``count`` have started."""
+    deadline = time.monotonic() + 30
+    while True:
+        workers = [
+            pid
+            for pid in children_of(server.process.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        if len(workers) >= count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.1)

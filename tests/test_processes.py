@@ -17,9 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.service import children_of
 from portcullis.core.passwords import HASHING_THREAD_NAME
-from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, run_cli, run_in_terminal
+from tests.processes import (
+    PORTCULLIS,
+    ServeProcess,
+    portcullis_env,
+    run_cli,
+    run_in_terminal,
+    workers_of,
+)
 from tests.support import PASSWORD
 
 # The seed document's Perl client, verbatim; checked against the seed when it is beside us.
@@ -96,20 +102,6 @@ def test_a_data_folder_the_service_makes_is_private(tmp_path: Path) -> None:
     assert (made / "portcullis.db").stat().st_mode & 0o777 == 0o600
 
 
-def _workers_of(server: ServeProcess, count: int) -> list[int]:
-    """uvicorn's worker processes (its spawned children), once all ``count`` have started."""
-    deadline = time.monotonic() + 30
-    while True:
-        workers = [
-            pid
-            for pid in children_of(server.process.pid)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
-        if len(workers) >= count or time.monotonic() > deadline:
-            return workers
-        time.sleep(0.1)
-
-
 def _hash_service_socket(worker: int) -> Path:
     """Where the worker sends its hashes: the socket serve told it of."""
     environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
@@ -134,7 +126,7 @@ def test_several_workers_hash_in_one_queue_in_the_supervisor(tmp_path: Path) -> 
     run_cli(env, "user", "add", "queue@example.org", "--password-stdin", stdin=PASSWORD + "\n")
     server = ServeProcess(env, "--workers", "2")
     try:
-        workers = _workers_of(server, 2)
+        workers = workers_of(server, 2)
         assert len(workers) == 2
         socket_path = _hash_service_socket(workers[0])
         assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
@@ -160,7 +152,7 @@ def test_workers_left_without_their_hash_service_are_not_ready(tmp_path: Path) -
     env = portcullis_env(tmp_path / "data")
     run_cli(env, "user", "add", "orphan@example.org", "--password-stdin", stdin=PASSWORD)
     server = ServeProcess(env, "--workers", "2")
-    workers = _workers_of(server, 2)
+    workers = workers_of(server, 2)
     socket_folder = _hash_service_socket(workers[0]).parent
     body = {"login": "orphan@example.org", "password": PASSWORD}
     try:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ServeProcess, portcullis_env, run_cli
-from tests.test_processes import _workers_of
+from tests.processes import ServeProcess, portcullis_env, run_cli, workers_of
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT balances on Linux")
 
@@ -85,7 +84,7 @@ def _listening_workers(server: ServeProcess, count: int, gone: int | None = None
     """The ``count`` workers, once each listens (and ``gone`` is no longer among them)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        workers = _workers_of(server, count)
+        workers = workers_of(server, count)
         listening = set(_listeners(server, workers).values())
         if gone not in workers and len(workers) == count and listening == set(workers):
             return workers

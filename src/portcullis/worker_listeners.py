@@ -12,11 +12,10 @@ split, whatever the timing. This is what nginx's ``reuseport`` and Envoy do.
 
 uvicorn passes the sockets it is given to each worker it starts (and restarts) by
 pickling them. So the supervisor holds a :class:`ReusePortListener`: bound, never
-listening, it keeps the port taken (a second service fails at once, as before) and
-receives no connection; unpickled in a worker, it becomes that worker's own socket,
-bound to the same address and port. A port something else listens on is refused, as
-uvicorn's own bind would. Elsewhere than Linux, where ``SO_REUSEPORT`` does
-not balance, the workers share one socket as uvicorn does by itself.
+listening, it receives no connection; unpickled in a worker, it becomes that worker's
+own socket, bound to the same address and port. A port something else listens on is
+refused at start, as uvicorn's own bind would refuse it. Elsewhere than Linux, where
+``SO_REUSEPORT`` does not balance, the workers share one socket as uvicorn does itself.
 """
 
 from __future__ import annotations
