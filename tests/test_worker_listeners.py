@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.processes import ServeProcess, portcullis_env, run_cli, workers_of
+from tests.processes import PORTCULLIS, ServeProcess, portcullis_env, workers_of
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT balances on Linux")
 
@@ -57,19 +60,29 @@ def _listeners(server: ServeProcess, pids: list[int]) -> dict[int, int]:
     return _owner_of(inodes, pids)
 
 
-def _burst(server: ServeProcess, count: int) -> list[socket.socket]:
-    """``count`` connections opened at once, each answered once and kept open."""
+def _listening_processes(server: ServeProcess, workers: list[int]) -> list[int]:
+    """Which of the supervisor and ``workers`` hold the port's listening sockets, one a socket."""
+    return sorted(_listeners(server, [server.process.pid, *workers]).values())
+
+
+@contextmanager
+def _burst(server: ServeProcess, count: int) -> Iterator[list[socket.socket]]:
+    """``count`` connections opened at once, each answered once, open until the end."""
     connections = [socket.socket() for _ in range(count)]
-    for connection in connections:
-        connection.setblocking(False)
-        connection.connect_ex(("127.0.0.1", server.port))
-    for connection in connections:
-        connection.setblocking(True)
-        connection.settimeout(10)
-        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: portcullis\r\n\r\n")
-    for connection in connections:
-        assert connection.recv(4096).startswith(b"HTTP/1.1 200 ")
-    return connections
+    try:
+        for connection in connections:
+            connection.setblocking(False)
+            connection.connect_ex(("127.0.0.1", server.port))
+        for connection in connections:
+            connection.setblocking(True)
+            connection.settimeout(10)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: portcullis\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200 ")
+        yield connections
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def _worker_of_each(
@@ -96,16 +109,11 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_is_spread(tmp_path: P
     server = ServeProcess(portcullis_env(tmp_path / "data"), "--workers", "2")
     try:
         workers = _listening_workers(server, 2)
-        listeners = _listeners(server, [server.process.pid, *workers])
         # One socket each; the supervisor holds the port but listens on nothing.
-        assert sorted(listeners.values()) == sorted(workers)
+        assert _listening_processes(server, workers) == sorted(workers)
 
-        connections = _burst(server, BURST)
-        try:
+        with _burst(server, BURST) as connections:
             spread = _worker_of_each(server, connections, workers)
-        finally:
-            for connection in connections:
-                connection.close()
         assert sum(spread.values()) == BURST
         # The kernel hashes each connection to a socket: an even split but for chance.
         # Fewer than 16 of 64 on one worker happens about once in 30,000 bursts; on one
@@ -115,15 +123,9 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_is_spread(tmp_path: P
         # A worker that dies is replaced, and its replacement listens on its own socket.
         os.kill(workers[0], signal.SIGKILL)
         replaced = _listening_workers(server, 2, gone=workers[0])
-        assert sorted(_listeners(server, [server.process.pid, *replaced]).values()) == sorted(
-            replaced
-        )
-        connections = _burst(server, BURST)
-        try:
+        assert _listening_processes(server, replaced) == sorted(replaced)
+        with _burst(server, BURST) as connections:
             assert set(_worker_of_each(server, connections, replaced)) == set(replaced)
-        finally:
-            for connection in connections:
-                connection.close()
     finally:
         server.stop()
 
@@ -135,9 +137,23 @@ def test_a_port_another_service_listens_on_stops_serve_at_once(tmp_path: Path) -
     server = ServeProcess(env, "--workers", "2")
     try:
         _listening_workers(server, 2)
-        second = run_cli(env, "serve", "--port", str(server.port), "--workers", "2")
+        # In a session of its own: were it to start, its workers go down with it.
+        second = subprocess.Popen(
+            [PORTCULLIS, "serve", "--port", str(server.port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            said, _ = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.communicate()
+            raise AssertionError("a second serve on the port started") from None
         assert second.returncode != 0
-        assert "address already in use" in (second.stdout + second.stderr).lower()
+        assert "address already in use" in said.lower()
         assert len(_listening_workers(server, 2)) == 2
     finally:
         server.stop()

@@ -17,6 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# Where a row lies: PostgreSQL's tuple id, SQLite's rowid.
+ROW_ADDRESS = {"postgresql": "ctid", "sqlite": "rowid"}
+
 
 def batch_of(dialect: str, table: Table, lapsed: ColumnElement[bool], limit: int) -> Delete:
     """The DELETE of at most ``limit`` rows of ``table`` matching ``lapsed``.
@@ -29,16 +32,14 @@ def batch_of(dialect: str, table: Table, lapsed: ColumnElement[bool], limit: int
     safer of the two: a row updated after the batch was chosen has moved, so it is left
     for the next batch to judge again.
     """
+    address: ColumnClause[Any] = literal_column(ROW_ADDRESS[dialect])
+    chosen = select(address).select_from(table).where(lapsed).limit(limit).scalar_subquery()
     if dialect == "postgresql":
-        # ARRAY(SELECT ...): ``ctid IN (subquery)`` was planned, on a table of 20,000
+        # As ARRAY(SELECT ...): ``ctid IN (subquery)`` was planned, on a table of 20,000
         # rows, as a hash join over a scan of the whole table; ``= ANY(array)`` is always
         # a TID scan.
-        tuple_id: ColumnClause[Any] = literal_column("ctid")
-        tuple_ids = select(tuple_id).select_from(table).where(lapsed).limit(limit)
-        return delete(table).where(tuple_id == any_(func.array(tuple_ids.scalar_subquery())))
-    rowid: ColumnClause[Any] = literal_column("rowid")
-    chosen = select(rowid).select_from(table).where(lapsed).limit(limit)
-    return delete(table).where(rowid.in_(chosen.scalar_subquery()))
+        return delete(table).where(address == any_(func.array(chosen)))
+    return delete(table).where(address.in_(chosen))
 
 
 async def delete_some(
